@@ -1,0 +1,207 @@
+"""Command line: ``egresslint check``, ``rules``, ``explain``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from . import __version__, engine
+from .graph import MODES
+from .registry import all_rules, find
+from .reporters import FORMATS, render
+from .rule import TAGS
+
+EXIT_CODES = """\b
+Exit codes:
+  0  no finding at or above the --fail-on level
+  1  findings at or above the --fail-on level
+  2  usage error, nothing to lint, or internal error
+"""
+
+CHECK_HELP = f"""Lint Istio ambient egress configuration in PATHs (files, folders, or - for stdin).
+
+\b
+Folders are searched recursively for *.yaml and *.yml files; hidden folders
+and non-regular files are skipped. Examples:
+  egresslint check                      # the current folder
+  egresslint check clusters/ --format sarif --output egresslint.sarif
+  helm template my-release chart/ | egresslint check -
+  kubectl get -A -o yaml serviceentries,gateways,namespaces | egresslint check -
+
+{EXIT_CODES}"""
+
+
+def _fail(message: str) -> None:
+    click.echo(f"egresslint: error: {message}", err=True)
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", "-V", prog_name="egresslint")
+def cli() -> None:
+    """Static linter for Istio ambient-mesh egress: finds traffic that bypasses egress
+    control, external hosts that cannot be reached, egress proxies cut off from the
+    outside, features the chosen egress mode cannot enforce, and invalid resources.
+
+    Start with 'egresslint check PATH'; 'egresslint rules' lists what it checks and
+    'egresslint explain EGL101' explains one rule.
+    """
+
+
+@cli.command("check", help=CHECK_HELP)
+@click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="Output format: text for people, json for scripts, sarif for GitHub code scanning, "
+    "github for workflow annotations.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Write the report to this file instead of standard output.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "note", "never"]),
+    default="warning",
+    show_default=True,
+    help="Lowest level of finding that makes the exit code 1.",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Skip files or folders matching GLOB (relative path or name). Repeatable.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    help="Egress mode to assume when the repository does not contain the egress Gateways.",
+)
+@click.option(
+    "--istio-version",
+    default=engine.DEFAULT_ISTIO_VERSION,
+    show_default=True,
+    help="Istio version the configuration targets; version-dependent rules follow it.",
+)
+@click.option(
+    "--namespace",
+    "-n",
+    "default_namespace",
+    default="default",
+    show_default=True,
+    help="Namespace of resources that do not set metadata.namespace (like kubectl -n).",
+)
+@click.option(
+    "--select",
+    multiple=True,
+    metavar="RULE",
+    help="Run only these rules (id, name or tag). Repeatable.",
+)
+@click.option(
+    "--ignore",
+    multiple=True,
+    metavar="RULE",
+    help="Do not run these rules (id, name or tag). Repeatable.",
+)
+@click.option(
+    "--sarif-category",
+    metavar="ID",
+    help="SARIF runAutomationDetails.id, to upload several runs for one commit.",
+)
+def check(paths: tuple[str, ...], fmt: str, output: str | None, fail_on: str, **kw: Any) -> None:
+    options = _options(paths, kw)
+    result = engine.run(options)
+    if result.files == 0:
+        _fail("nothing to lint: no *.yaml or *.yml files found in " + ", ".join(options.paths))
+    color = (
+        output is None and fmt == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    )
+    report = render(fmt, result, color=color, category=kw.get("sarif_category"))
+    _write(report, output)
+    for err in result.internal_errors:
+        click.echo(f"egresslint: internal error: {err} (please report this as a bug)", err=True)
+    sys.exit(engine.exit_code(result, fail_on))
+
+
+def _options(paths: tuple[str, ...], kw: dict[str, Any]) -> engine.Options:
+    for path in paths:
+        if path != "-" and not os.path.lexists(path):
+            _fail(f"no such file or folder: {path}")
+    try:
+        engine.parse_version(kw["istio_version"])
+    except ValueError as exc:
+        _fail(f"--istio-version: {exc}")
+    for key in (*kw["select"], *kw["ignore"]):
+        if find(key) is None and key not in TAGS:
+            _fail(f"unknown rule or tag '{key}' (see 'egresslint rules')")
+    return engine.Options(
+        paths=list(paths) or ["."],
+        excludes=list(kw["exclude"]),
+        default_namespace=kw["default_namespace"],
+        mode=kw["mode"],
+        istio_version=kw["istio_version"],
+        select=list(kw["select"]),
+        ignore=list(kw["ignore"]),
+    )
+
+
+def _write(report: str, output: str | None) -> None:
+    if output is None:
+        click.echo(report, nl=False)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(report)
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror or exc}")
+
+
+@cli.command("rules")
+@click.option("--tag", type=click.Choice(TAGS), help="Only rules with this tag.")
+def rules_cmd(tag: str | None) -> None:
+    """List every rule, grouped by tag: id, name, default level, summary."""
+    for current in TAGS:
+        chosen = [r for r in all_rules() if r.tag == current and (tag is None or tag == current)]
+        if not chosen:
+            continue
+        click.echo(f"{current}:")
+        for r in chosen:
+            fix = " [fix]" if r.fixable else ""
+            click.echo(f"  {r.id}  {r.name:<40} {r.level:<8} {r.summary}{fix}")
+
+
+@cli.command("explain")
+@click.argument("rule")
+def explain(rule: str) -> None:
+    """Print the documentation of RULE (an id such as EGL101, or a rule name)."""
+    found = find(rule)
+    if found is None:
+        _fail(f"unknown rule '{rule}' (see 'egresslint rules')")
+        return
+    click.echo(f"{found.id} {found.name} ({found.tag}, default level {found.level})\n")
+    click.echo(found.summary + "\n")
+    click.echo(found.help)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except KeyboardInterrupt:
+        click.echo("egresslint: interrupted", err=True)
+        sys.exit(2)
+    except Exception as exc:  # the last line of defence: never a traceback
+        click.echo(
+            f"egresslint: internal error: {type(exc).__name__}: {exc} (please report this as a bug)",
+            err=True,
+        )
+        sys.exit(2)

@@ -1,0 +1,162 @@
+"""One lint run: read the inputs, build the graph, run the enabled rules, rank the findings."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from . import loader
+from .files import STDIN, Input, Skipped, discover
+from .graph import MeshGraph
+from .model import Finding, Resource, SourceFile
+from .registry import all_rules
+from .rule import LEVEL_RANK, Context, Rule
+
+DEFAULT_ISTIO_VERSION = "1.30"
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    """``1.24.3`` -> (1, 24, 3); raises ValueError with a readable message."""
+    parts = text.strip().lstrip("v").split(".")
+    if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"'{text}' is not an Istio version like 1.24 or 1.24.3")
+    nums = [int(p) for p in parts] + [0] * (3 - len(parts))
+    return nums[0], nums[1], nums[2]
+
+
+@dataclass
+class Options:
+    paths: list[str] = field(default_factory=lambda: ["."])
+    excludes: list[str] = field(default_factory=list)
+    default_namespace: str = "default"
+    mode: str | None = None
+    istio_version: str = DEFAULT_ISTIO_VERSION
+    select: list[str] = field(default_factory=list)  # ids, names or tags; empty = all
+    ignore: list[str] = field(default_factory=list)
+    levels: dict[str, str] = field(default_factory=dict)  # rule id -> level
+    base_dir: str | None = None
+
+
+@dataclass
+class RunResult:
+    findings: list[Finding]
+    rules: list[Rule]
+    files: int = 0
+    documents: int = 0
+    resources: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    notifications: list[str] = field(default_factory=list)
+    internal_errors: list[str] = field(default_factory=list)
+    graph: MeshGraph | None = None
+
+    def counts(self) -> dict[str, int]:
+        out = {lvl: 0 for lvl in ("error", "warning", "note")}
+        for f in self.findings:
+            if f.suppressed is None:
+                out[f.level] += 1
+        return out
+
+
+def _matches(rule: Rule, keys: Iterable[str]) -> bool:
+    return any(k.upper() == rule.id or k in (rule.name, rule.tag) for k in keys)
+
+
+def enabled_rules(options: Options) -> list[Rule]:
+    rules = all_rules()
+    chosen = [r for r in rules if not options.select or _matches(r, options.select)]
+    return [r for r in chosen if not _matches(r, options.ignore)]
+
+
+def read_input(item: Input, default_ns: str) -> loader.ParsedFile:
+    source = SourceFile(item.shown)
+    try:
+        if item.real == STDIN:
+            data = sys.stdin.buffer.read()
+        else:
+            with open(item.real, "rb") as handle:
+                data = handle.read()
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        finding = loader._error(source, f"Cannot read file: {why}.")
+        return loader.ParsedFile(source, findings=[finding])
+    return loader.parse_bytes(data, source, default_ns)
+
+
+def load(options: Options) -> tuple[list[loader.ParsedFile], list[Skipped]]:
+    parsed, skipped = [], []
+    base = options.base_dir or os.getcwd()
+    for item in discover(options.paths, options.excludes, base):
+        if isinstance(item, Skipped):
+            skipped.append(item)
+        else:
+            parsed.append(read_input(item, options.default_namespace))
+    return parsed, skipped
+
+
+def run_rules(rules: Iterable[Rule], ctx: Context) -> tuple[list[Finding], list[str]]:
+    findings: list[Finding] = []
+    errors: list[str] = []
+    for rule in rules:
+        if rule.check is None:
+            continue
+        try:
+            findings.extend(rule.check(ctx))
+        except Exception as exc:  # a bug in a rule must not hide the other rules' results
+            errors.append(f"rule {rule.id} ({rule.name}) failed: {type(exc).__name__}: {exc}")
+    return findings, errors
+
+
+def run(options: Options) -> RunResult:
+    rules = enabled_rules(options)
+    parsed, skipped = load(options)
+    resources: list[Resource] = [r for p in parsed for r in p.resources]
+    graph = MeshGraph(resources, options.mode)
+    ctx = Context(graph, parse_version(options.istio_version))
+    findings = [f for p in parsed for f in p.findings]
+    found, errors = run_rules(rules, ctx)
+    findings += found
+    by_id = {r.id: r for r in rules}
+    findings = [f for f in findings if f.rule_id in by_id]
+    for f in findings:
+        f.level = options.levels.get(f.rule_id) or by_id[f.rule_id].level
+    findings = _dedupe(sorted(findings, key=Finding.sort_key))
+    result = RunResult(
+        findings, rules, len(parsed), sum(p.documents for p in parsed), len(resources)
+    )
+    result.skipped, result.internal_errors, result.graph = skipped, errors, graph
+    result.notifications = _notes(graph, resources)
+    return result
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[str, str, int, int, str]] = set()
+    out = []
+    for f in findings:
+        key = (f.rule_id, f.file.path, f.span.line, f.span.col, f.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def _notes(graph: MeshGraph, resources: list[Resource]) -> list[str]:
+    notes = []
+    if graph.of_kind("ServiceEntry") and not graph.waypoints() and not graph.mode_override:
+        notes.append(
+            "No waypoint or egress Gateway found and no --mode given: rules that depend on "
+            "the egress mode were skipped."
+        )
+    return notes
+
+
+def exit_code(result: RunResult, fail_on: str) -> int:
+    if result.internal_errors:
+        return 2
+    if fail_on == "never":
+        return 0
+    threshold = LEVEL_RANK[fail_on]
+    return int(
+        any(f.suppressed is None and LEVEL_RANK[f.level] >= threshold for f in result.findings)
+    )

@@ -1,0 +1,317 @@
+"""From bytes to resources with positions.
+
+Files are parsed with libyaml through PyYAML's ``CSafeLoader`` (YAML 1.1 scalars, as the
+Kubernetes API server reads them). A constructor subclass records the position of every key
+and value from the node marks and collects duplicate keys. Nothing here raises on bad
+input: every problem becomes a finding of a reserved rule (EGL001 unreadable document,
+EGL002 duplicate key) and the rest of the input is still returned.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .model import Finding, Path, PosDict, PosList, Resource, SourceFile, Span
+
+UNPARSEABLE = "EGL001"
+DUPLICATE_KEY = "EGL002"
+
+MAX_EXPANDED_NODES = 200_000  # after alias expansion; real manifests stay far below
+MAX_DEPTH = 200
+
+CLUSTER_SCOPED = frozenset(
+    {
+        "Namespace",
+        "GatewayClass",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+        "PersistentVolume",
+        "StorageClass",
+        "PriorityClass",
+        "Node",
+    }
+)
+
+_TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+
+
+class _PositionLoader(yaml.CSafeLoader):
+    """CSafeLoader whose mappings and sequences remember node positions."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicates: list[tuple[Any, yaml.Mark]] = []
+        self.saw_alias = False
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if node in self.constructed_objects:
+            self.saw_alias = True
+        return super().construct_object(node, deep)
+
+
+def _span(node: yaml.Node) -> Span:
+    s, e = node.start_mark, node.end_mark
+    return Span(s.line + 1, s.column + 1, e.line + 1, e.column + 1)
+
+
+def _construct_map(loader: _PositionLoader, node: yaml.MappingNode) -> Iterator[PosDict]:
+    data = PosDict()
+    data.span = _span(node)
+    yield data
+    own = len(node.value)
+    loader.flatten_mapping(node)
+    merged = len(node.value) - own
+    seen: set[Any] = set()
+    for index, (key_node, value_node) in enumerate(node.value):
+        key = loader.construct_object(key_node, deep=False)
+        _require_hashable(key, node, key_node)
+        if index >= merged:
+            if key in seen:
+                loader.duplicates.append((key, key_node.start_mark))
+            seen.add(key)
+        data[key] = loader.construct_object(value_node, deep=False)
+        ks, ke, vs, ve = (
+            key_node.start_mark,
+            key_node.end_mark,
+            value_node.start_mark,
+            value_node.end_mark,
+        )
+        data.pos[key] = (
+            ks.line,
+            ks.column,
+            ke.line,
+            ke.column,
+            vs.line,
+            vs.column,
+            ve.line,
+            ve.column,
+        )
+
+
+def _require_hashable(key: Any, node: yaml.Node, key_node: yaml.Node) -> None:
+    try:
+        hash(key)
+    except TypeError:
+        raise yaml.constructor.ConstructorError(
+            "while constructing a mapping",
+            node.start_mark,
+            "found an unhashable key (a mapping or sequence used as a key)",
+            key_node.start_mark,
+        ) from None
+
+
+def _construct_seq(loader: _PositionLoader, node: yaml.SequenceNode) -> Iterator[PosList]:
+    data = PosList()
+    data.span = _span(node)
+    yield data
+    for child in node.value:
+        data.append(loader.construct_object(child, deep=False))
+        data.pos.append(_span(child))
+
+
+def _construct_str(loader: _PositionLoader, node: yaml.ScalarNode) -> str:
+    # timestamps stay strings: the API server sees them as JSON strings
+    return str(loader.construct_scalar(node))
+
+
+_PositionLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+_PositionLoader.add_constructor("tag:yaml.org,2002:omap", _construct_map)
+_PositionLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+_PositionLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_str)
+
+
+@dataclass
+class ParsedFile:
+    """What one file yields: its resources and the problems met while reading it."""
+
+    source: SourceFile
+    resources: list[Resource] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    documents: int = 0
+
+
+def decode(data: bytes) -> tuple[str | None, str | None]:
+    """(text, None) or (None, why it cannot be read as YAML text)."""
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return _try_decode(data, "utf-32")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _try_decode(data, "utf-16")
+    if b"\x00" in data[:8192]:
+        return None, "binary file (it contains NUL bytes); not YAML"
+    text, why = _try_decode(data, "utf-8-sig")
+    if why is not None:
+        return None, why
+    return text, None
+
+
+def _try_decode(data: bytes, encoding: str) -> tuple[str | None, str | None]:
+    try:
+        return data.decode(encoding), None
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return None, (
+            f"not valid {encoding.upper().replace('-SIG', '')} text (byte 0x{data[exc.start]:02x} on "
+            f"line {line}); save the file as UTF-8"
+        )
+
+
+def _error(source: SourceFile, message: str, line: int = 1, col: int = 1) -> Finding:
+    end_col = max(col + 1, len(source.line_text(line)) + 1) if source.text else col + 1
+    return Finding(UNPARSEABLE, message, source, Span(line, col, line, end_col))
+
+
+def _yaml_error(source: SourceFile, exc: yaml.YAMLError) -> Finding:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context = getattr(exc, "context", None)
+    detail = f"{context}: {problem}" if context else str(problem)
+    template = _TEMPLATE.search(source.text)
+    if template:
+        line = source.text.count("\n", 0, template.start()) + 1
+        col = template.start() - source.text.rfind("\n", 0, template.start())
+        message = (
+            f"Cannot parse YAML ({detail}); the file contains Helm/Go template markup "
+            "('{{ ... }}'). Render it first, e.g. 'helm template ... | egresslint check -'."
+        )
+    else:
+        message = f"Cannot parse YAML: {detail}."
+    return _error(source, message, line, col)
+
+
+def _walk_size(root: Any) -> tuple[int, int]:
+    """(nodes after alias expansion, depth), computed without recursion."""
+    sizes: dict[int, int] = {}
+    depth_max = 0
+    stack: list[tuple[Any, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        if not isinstance(node, (dict, list)):
+            continue
+        depth_max = max(depth_max, depth)
+        if depth > MAX_DEPTH:
+            return 0, depth
+        children = list(node.values()) if isinstance(node, dict) else node
+        if done:
+            sizes[id(node)] = 1 + sum(sizes.get(id(c), 1) for c in children)
+            if sizes[id(node)] > MAX_EXPANDED_NODES:
+                return sizes[id(node)], depth_max
+            continue
+        if id(node) in sizes:
+            continue
+        stack.append((node, depth, True))
+        stack.extend((c, depth + 1, False) for c in children if isinstance(c, (dict, list)))
+    return sizes.get(id(root), 1), depth_max
+
+
+def _guard(loader: _PositionLoader, doc: Any, text: str) -> str | None:
+    """Why a document is too large or deep to lint, or None."""
+    if not loader.saw_alias and len(text) < 1_000_000 and "[[" not in text and "{{" not in text:
+        return None
+    size, depth = _walk_size(doc)
+    if depth > MAX_DEPTH:
+        return f"document is nested more than {MAX_DEPTH} levels deep; skipped"
+    if size > MAX_EXPANDED_NODES:
+        return (
+            f"document expands to more than {MAX_EXPANDED_NODES:,} nodes through aliases "
+            "(a YAML 'billion laughs' pattern?); skipped"
+        )
+    return None
+
+
+def _identity(doc: PosDict) -> tuple[str, str, str, str] | None:
+    api, kind = doc.get("apiVersion"), doc.get("kind")
+    if not isinstance(api, str) or not isinstance(kind, str) or not kind:
+        return None
+    meta = doc.get("metadata")
+    meta = meta if isinstance(meta, dict) else {}
+    name = meta.get("name")
+    ns = meta.get("namespace")
+    return (
+        api,
+        kind,
+        name if isinstance(name, str) else str(name or "<unnamed>"),
+        ns if isinstance(ns, str) else "",
+    )
+
+
+def _resources(
+    doc: Any, source: SourceFile, index: int, default_ns: str, base: Path = ()
+) -> Iterator[Resource]:
+    if not isinstance(doc, PosDict):
+        return
+    ident = _identity(doc)
+    if ident is None:
+        return
+    api, kind, name, ns = ident
+    if kind.endswith("List") and isinstance(doc.get("items"), list):
+        for i, item in enumerate(doc["items"]):
+            yield from _resources(item, source, index, default_ns, (*base, "items", i))
+        return
+    scoped = kind in CLUSTER_SCOPED
+    yield Resource(
+        api, kind, name, "" if scoped else (ns or default_ns), doc, source, index, base, scoped
+    )
+
+
+def parse_text(text: str, source: SourceFile, default_ns: str = "default") -> ParsedFile:
+    """Parse every document of a YAML stream; bad documents become findings."""
+    source.text = text
+    parsed = ParsedFile(source)
+    loader = _PositionLoader(text)
+    try:
+        index = 0
+        while loader.check_data():  # type: ignore[no-untyped-call]
+            loader.saw_alias = False
+            doc = loader.get_data()
+            parsed.documents += 1
+            _after_document(parsed, loader, doc, index, default_ns)
+            index += 1
+    except yaml.YAMLError as exc:
+        parsed.findings.append(_yaml_error(source, exc))
+    except (RecursionError, MemoryError):
+        parsed.findings.append(_error(source, "Cannot parse YAML: structure too deep or large."))
+    finally:
+        loader.dispose()
+    return parsed
+
+
+def _after_document(
+    parsed: ParsedFile, loader: _PositionLoader, doc: Any, index: int, default_ns: str
+) -> None:
+    source = parsed.source
+    for key, mark in loader.duplicates:
+        parsed.findings.append(
+            Finding(
+                DUPLICATE_KEY,
+                f"Duplicate key '{key}': depending on the client the last value silently wins "
+                "or the apply fails. Keep one.",
+                source,
+                Span(
+                    mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 1 + len(str(key))
+                ),
+            )
+        )
+    loader.duplicates.clear()
+    why = _guard(loader, doc, source.text)
+    if why is not None:
+        line = doc.span.line if isinstance(doc, (PosDict, PosList)) else 1
+        parsed.findings.append(_error(source, f"Cannot lint document {index + 1}: {why}.", line))
+        return
+    parsed.resources.extend(_resources(doc, source, index, default_ns))
+
+
+def parse_bytes(data: bytes, source: SourceFile, default_ns: str = "default") -> ParsedFile:
+    text, why = decode(data)
+    if text is None:
+        return ParsedFile(source, findings=[_error(source, f"Cannot read file: {why}.")])
+    return parse_text(text, source, default_ns)

@@ -1,0 +1,205 @@
+"""Resources with source positions, and the findings rules report about them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+Path = tuple[Any, ...]
+# (key_line, key_col, key_end_line, key_end_col, val_line, val_col, val_end_line, val_end_col),
+# 0-based, as libyaml marks them.
+Marks = tuple[int, int, int, int, int, int, int, int]
+
+
+class Span(NamedTuple):
+    """A 1-based, end-inclusive-line / end-exclusive-column region of a file."""
+
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+
+class PosDict(dict[Any, Any]):
+    """A mapping that remembers where each of its keys and values stands in the file."""
+
+    __slots__ = ("pos", "span")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pos: dict[Any, Marks] = {}
+        self.span: Span = Span(1, 1, 1, 1)
+
+
+class PosList(list[Any]):
+    """A sequence that remembers where each of its items stands in the file."""
+
+    __slots__ = ("pos", "span")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pos: list[Span] = []
+        self.span: Span = Span(1, 1, 1, 1)
+
+
+def _item_span(item: Any, fallback: Span) -> Span:
+    """Point at the first key of a mapping item, or at the whole scalar item."""
+    if isinstance(item, PosDict) and item.pos:
+        first = next(iter(item.pos.values()))
+        return Span(first[0] + 1, first[1] + 1, first[2] + 1, first[3] + 1)
+    return fallback
+
+
+def locate(root: Any, path: Path, default: Span) -> Span:
+    """The span of the field at ``path``, or of its deepest existing ancestor."""
+    node, span = root, getattr(root, "span", default)
+    for key in path:
+        if isinstance(node, PosDict) and key in node.pos:
+            m = node.pos[key]
+            node = node[key]
+            if isinstance(node, (PosDict, PosList)):
+                span = Span(m[0] + 1, m[1] + 1, m[2] + 1, m[3] + 1)
+            else:
+                span = Span(m[0] + 1, m[1] + 1, m[6] + 1, m[7] + 1)
+        elif isinstance(node, PosList) and isinstance(key, int) and 0 <= key < len(node):
+            node, span = node[key], _item_span(node[key], node.pos[key])
+        else:
+            break
+    return span
+
+
+@dataclass(eq=False)
+class SourceFile:
+    """One input file (or standard input) and what loading it found."""
+
+    path: str  # as shown to users: relative to the working folder where possible
+    text: str = ""
+    lines: list[str] | None = None
+
+    def line_text(self, line: int) -> str:
+        if self.lines is None:
+            self.lines = self.text.splitlines()
+        return self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): v if isinstance(v, str) else str(v) for k, v in value.items()}
+
+
+@dataclass(eq=False)
+class Resource:
+    """One Kubernetes object read from a document (or a ``kind: List`` item)."""
+
+    api_version: str
+    kind: str
+    name: str
+    namespace: str
+    body: PosDict
+    file: SourceFile
+    doc_index: int
+    base_path: Path = ()  # ("items", 3) for an item of a List document
+    cluster_scoped: bool = False
+    _labels: dict[str, str] | None = field(default=None, repr=False)
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0] if "/" in self.api_version else "core"
+
+    @property
+    def ref(self) -> str:
+        """How messages name the resource: ``ServiceEntry istio-egress/aliyun``."""
+        if self.cluster_scoped:
+            return f"{self.kind} {self.name}"
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.kind, self.namespace, self.name)
+
+    @property
+    def metadata(self) -> Mapping[str, Any]:
+        meta = self.body.get("metadata")
+        return meta if isinstance(meta, Mapping) else {}
+
+    @property
+    def spec(self) -> Mapping[str, Any]:
+        spec = self.body.get("spec")
+        return spec if isinstance(spec, Mapping) else {}
+
+    @property
+    def labels(self) -> dict[str, str]:
+        if self._labels is None:
+            self._labels = _str_map(self.metadata.get("labels"))
+        return self._labels
+
+    @property
+    def annotations(self) -> dict[str, str]:
+        return _str_map(self.metadata.get("annotations"))
+
+    def locate(self, path: Path) -> Span:
+        return locate(self.body, path, self.body.span)
+
+    def get(self, *path: Any) -> Any:
+        """Safe deep lookup: None when any step is missing or of the wrong type."""
+        node: Any = self.body
+        for key in path:
+            if isinstance(node, Mapping):
+                node = node.get(key)
+            elif isinstance(node, Sequence) and not isinstance(node, str) and isinstance(key, int):
+                node = node[key] if -len(node) <= key < len(node) else None
+            else:
+                return None
+        return node
+
+
+def as_list(value: Any) -> list[Any]:
+    """A YAML sequence as a list; anything else (null, scalar, mapping) as empty."""
+    return list(value) if isinstance(value, list) else []
+
+
+def as_map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def enumerate_maps(value: Any) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    """(index, item) for the mapping items of a sequence; skips items of the wrong type."""
+    for i, item in enumerate(as_list(value)):
+        if isinstance(item, Mapping):
+            yield i, item
+
+
+@dataclass(frozen=True)
+class Related:
+    """Another resource involved in a finding, with the field that links it."""
+
+    resource: Resource
+    path: Path
+    message: str
+
+
+@dataclass(eq=False)
+class Finding:
+    """One problem found by a rule, located at a field of a file."""
+
+    rule_id: str
+    message: str
+    file: SourceFile
+    span: Span
+    resource: Resource | None = None
+    path: Path = ()
+    related: tuple[Related, ...] = ()
+    level: str = ""  # filled by the engine from the rule and the configuration
+    suppressed: str | None = None  # the justification, when suppressed in source
+
+    @property
+    def identity(self) -> str:
+        """Stable across line moves: rule, file, resource and field path."""
+        res = self.resource.ref if self.resource else f"document@{self.span.line}"
+        field_path = ".".join(str(p) for p in self.path)
+        return f"{self.rule_id}|{self.file.path}|{res}|{field_path}"
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.file.path, self.span.line, self.span.col, self.rule_id)

@@ -1,0 +1,181 @@
+"""SARIF 2.1.0 for GitHub code scanning, built with sarif-om.
+
+sarif-om has typed classes but no serializer; :func:`to_json_obj` maps its attrs fields to
+the schema's property names, drops values left at their defaults (sarif-om uses sentinels
+such as ``-1`` for "unset") and keeps ``level`` explicit even when it is ``warning``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attr
+import sarif_om as om
+
+from .. import __version__
+from ..engine import RunResult
+from ..model import Finding, Related, Span
+from ..rule import Rule
+
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+INFO_URI = "https://github.com/egresslint/egresslint"
+SRCROOT = "%SRCROOT%"
+MAX_RESULTS = 25_000
+FINGERPRINT_KEY = "egresslint/v1"
+_ALWAYS_KEEP = frozenset({"level"})
+
+
+def _default(field: Any) -> Any:
+    default = field.default
+    factory = getattr(default, "factory", None)
+    return factory() if callable(factory) else default
+
+
+def to_json_obj(value: Any) -> Any:
+    """A sarif-om object tree as plain JSON data with schema property names."""
+    if attr.has(type(value)):
+        out: dict[str, Any] = {}
+        for field in attr.fields(type(value)):
+            item = getattr(value, field.name)
+            name = field.metadata.get("schema_property_name", field.name)
+            default = _default(field)
+            if item is None or (item == default and name not in _ALWAYS_KEEP):
+                continue
+            out[name] = to_json_obj(item)
+        return out
+    if isinstance(value, Mapping):
+        return {str(k): to_json_obj(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json_obj(v) for v in value]
+    return value
+
+
+def _message(text: str) -> om.Message:
+    return om.Message(text=text)
+
+
+def _first_sentence(text: str) -> str:
+    head = text.strip().split("\n\n", 1)[0].replace("\n", " ")
+    return head if len(head) <= 1000 else head[:997] + "..."
+
+
+def _strip_markdown(text: str) -> str:
+    return text.replace("`", "").replace("**", "")
+
+
+def descriptor(rule: Rule) -> om.ReportingDescriptor:
+    tags = [rule.tag] + (["security"] if rule.security else [])
+    props: dict[str, Any] = {"tags": tags, "precision": rule.precision}
+    if rule.security_severity:
+        props["security-severity"] = rule.security_severity
+    else:
+        props["problem.severity"] = "recommendation" if rule.level == "note" else rule.level
+    return om.ReportingDescriptor(
+        id=rule.id,
+        name=rule.name,
+        short_description=_message(rule.summary),
+        full_description=_message(_first_sentence(_strip_markdown(rule.help))),
+        help=om.MultiformatMessageString(text=_strip_markdown(rule.help), markdown=rule.help),
+        help_uri=f"{INFO_URI}/blob/main/docs/rules.md#{rule.id.lower()}",
+        default_configuration=om.ReportingConfiguration(level=rule.level),
+        properties=props,
+    )
+
+
+def _region(span: Span) -> om.Region:
+    return om.Region(
+        start_line=span.line,
+        start_column=span.col,
+        end_line=span.end_line,
+        end_column=max(span.end_col, span.col + 1) if span.end_line == span.line else span.end_col,
+    )
+
+
+def _physical(path: str, span: Span) -> om.PhysicalLocation:
+    return om.PhysicalLocation(
+        artifact_location=om.ArtifactLocation(uri=path, uri_base_id=SRCROOT),
+        region=_region(span),
+    )
+
+
+def _related(index: int, rel: Related) -> om.Location:
+    res = rel.resource
+    return om.Location(
+        id=index,
+        physical_location=_physical(res.file.path, res.locate(rel.path[len(res.base_path) :])),
+        message=_message(f"{res.ref}: {rel.message}"),
+    )
+
+
+def fingerprint(finding: Finding) -> str:
+    return hashlib.sha256(finding.identity.encode()).hexdigest()[:32]
+
+
+def result(finding: Finding, rule_index: int) -> om.Result:
+    res = om.Result(
+        rule_id=finding.rule_id,
+        rule_index=rule_index,
+        level=finding.level,
+        message=_message(finding.message),
+        locations=[om.Location(physical_location=_physical(finding.file.path, finding.span))],
+        partial_fingerprints={FINGERPRINT_KEY: fingerprint(finding)},
+    )
+    if finding.related:
+        res.related_locations = [_related(i, r) for i, r in enumerate(finding.related, 1)]
+    if finding.suppressed is not None:
+        res.suppressions = [om.Suppression(kind="inSource", justification=finding.suppressed)]
+    return res
+
+
+def build(run: RunResult, category: str | None = None) -> dict[str, Any]:
+    index = {rule.id: i for i, rule in enumerate(run.rules)}
+    findings = run.findings[:MAX_RESULTS]
+    notes = list(run.notifications)
+    if len(run.findings) > MAX_RESULTS:
+        notes.append(
+            f"{len(run.findings)} results; only the first {MAX_RESULTS} are included "
+            "(GitHub code scanning's limit per run)."
+        )
+    sarif_run = om.Run(
+        tool=om.Tool(
+            driver=om.ToolComponent(
+                name="egresslint",
+                version=__version__,
+                semantic_version=__version__,
+                information_uri=INFO_URI,
+                rules=[descriptor(r) for r in run.rules],
+            )
+        ),
+        original_uri_base_ids={
+            SRCROOT: om.ArtifactLocation(description=_message("The folder egresslint ran in."))
+        },
+        results=[result(f, index[f.rule_id]) for f in findings],
+        invocations=[_invocation(run, notes)],
+    )
+    if category:
+        sarif_run.automation_details = om.RunAutomationDetails(
+            id=category if "/" in category else category + "/"
+        )
+    log = om.SarifLog(version="2.1.0", schema_uri=SCHEMA_URI, runs=[sarif_run])
+    out: dict[str, Any] = to_json_obj(log)
+    out["runs"][0].setdefault("results", [])
+    return out
+
+
+def _invocation(run: RunResult, notes: list[str]) -> om.Invocation:
+    inv = om.Invocation(execution_successful=not run.internal_errors)
+    messages = [om.Notification(message=_message(n), level="note") for n in notes]
+    messages += [
+        om.Notification(message=_message(f"{s.shown}: {s.why}"), level="note") for s in run.skipped
+    ]
+    messages += [om.Notification(message=_message(e), level="error") for e in run.internal_errors]
+    if messages:
+        inv.tool_execution_notifications = messages
+    return inv
+
+
+def render(run: RunResult, category: str | None = None) -> str:
+    return json.dumps(build(run, category), indent=2, ensure_ascii=False) + "\n"

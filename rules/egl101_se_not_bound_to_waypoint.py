@@ -1,0 +1,99 @@
+"""A `MESH_EXTERNAL` ServiceEntry has no effective waypoint, so its traffic leaves without
+egress control.
+
+**Why it matters.** In ambient mode ztunnel sends traffic for a ServiceEntry that is not bound
+to a waypoint straight from the application pod to the external host: no AuthorizationPolicy at
+a waypoint, no TLS origination, no L7 telemetry. L4 policy is enforced by the *destination*
+ztunnel, and an external host has none. Opting out with `istio.io/use-waypoint: none` on the
+ServiceEntry while its namespace binds a waypoint does the same for that one host.
+
+**When it fires.** Only where the repository routes egress through waypoints at all (some
+ServiceEntry or namespace carries `istio.io/use-waypoint`, an egress Gateway class is used, or
+`--mode` is given), for ServiceEntries with `location: MESH_EXTERNAL` (the default) whose own
+label and namespace label leave them unbound. ServiceEntries in sidecar-injected namespaces are
+skipped.
+
+**How to fix.** Label the ServiceEntry (or its namespace) with
+`istio.io/use-waypoint: <gateway-name>`, plus `istio.io/use-waypoint-namespace: <ns>` when the
+waypoint lives in another namespace. Remove a `none` opt-out unless the host is meant to bypass
+egress control.
+
+Holds since Istio 1.22 (label-based binding); egress through waypoints is GA since 1.24.
+Sources: istio.io "Configure waypoint proxies" (require-waypoint); istio.io "Egress gateways"
+(ambient); ztunnel `src/proxy/outbound.rs`.
+"""
+
+from collections.abc import Iterator
+
+from egresslint.graph import USE_WAYPOINT, MeshGraph
+from egresslint.model import Finding, Resource
+from egresslint.rule import Context, Rule, related
+
+RULE = Rule(
+    id="EGL101",
+    name="se-not-bound-to-waypoint",
+    tag="bypass",
+    level="warning",
+    summary="MESH_EXTERNAL ServiceEntry without an effective waypoint: traffic leaves uncontrolled.",
+    kinds=("ServiceEntry", "Namespace", "Gateway"),
+    security_severity="7.5",
+)
+
+_LABEL = ("metadata", "labels", USE_WAYPOINT)
+
+
+def _suggestion(graph: MeshGraph) -> str:
+    names = sorted({f"{gw.namespace}/{gw.name}" for gw in graph.waypoints()})
+    if len(names) == 1:
+        ns, name = names[0].split("/")
+        return f"istio.io/use-waypoint: {name} (and istio.io/use-waypoint-namespace: {ns})"
+    return "istio.io/use-waypoint: <waypoint> (and istio.io/use-waypoint-namespace when it lives elsewhere)"
+
+
+def _hosts(se: Resource, graph: MeshGraph) -> str:
+    return ", ".join(graph.se_hosts(se)) or "(no hosts)"
+
+
+def _unbound(se: Resource, graph: MeshGraph) -> Finding:
+    path = ("metadata", "labels") if "labels" in se.metadata else ("metadata",)
+    ns = graph.namespace(se.namespace)
+    rel = [related(ns, ("metadata",), "namespace has no istio.io/use-waypoint label")] if ns else []
+    return RULE.at(
+        se,
+        path,
+        f"{se.ref} registers {_hosts(se, graph)} but is bound to no waypoint: ambient pods reach "
+        f"it directly, bypassing egress policy. Add the label {_suggestion(graph)} to the "
+        "ServiceEntry or its namespace.",
+        rel,
+    )
+
+
+def _opted_out(se: Resource, graph: MeshGraph) -> Finding:
+    ns = graph.namespace(se.namespace)
+    rel = []
+    if ns is not None and ns.labels.get(USE_WAYPOINT, "none") != "none":
+        rel.append(related(ns, _LABEL, "the namespace binds this waypoint"))
+    owner = "its namespace's" if USE_WAYPOINT not in se.labels else "its own"
+    target = se if USE_WAYPOINT in se.labels else (ns or se)
+    return RULE.at(
+        se,
+        _LABEL if target is se else ("metadata",),
+        f"{se.ref} opts out of egress control ({owner} label istio.io/use-waypoint: none): "
+        f"traffic to {_hosts(se, graph)} goes directly from the pods. Remove the opt-out or bind "
+        "the ServiceEntry to the egress waypoint.",
+        rel,
+    )
+
+
+def check(ctx: Context) -> Iterator[Finding]:
+    graph = ctx.graph
+    if not graph.egress_controlled():
+        return
+    for se in graph.of_kind("ServiceEntry"):
+        if not graph.is_external(se) or graph.is_sidecar_namespace(se.namespace):
+            continue
+        binding = graph.binding(se)
+        if binding is None:
+            yield _unbound(se, graph)
+        elif binding.opted_out:
+            yield _opted_out(se, graph)
