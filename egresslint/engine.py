@@ -120,7 +120,8 @@ def run(options: Options) -> RunResult:
     by_id = {r.id: r for r in rules}
     findings = [f for f in findings if f.rule_id in by_id]
     for f in findings:
-        f.level = options.levels.get(f.rule_id) or by_id[f.rule_id].level
+        # configuration wins; else a rule may lower one finding's level (say, to note when unsure)
+        f.level = options.levels.get(f.rule_id) or f.level or by_id[f.rule_id].level
     findings = _dedupe(sorted(findings, key=Finding.sort_key))
     result = RunResult(
         findings, rules, len(parsed), sum(p.documents for p in parsed), len(resources)
