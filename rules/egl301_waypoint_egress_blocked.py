@@ -76,8 +76,8 @@ def _check_waypoint(graph: MeshGraph, gw: Resource) -> Iterator[Finding]:
         no_dns = needs_dns and not netpol.dns_allowed(isolating)
         if not blocked and not no_dns:
             continue
-        what = f"TCP port(s) {', '.join(map(str, blocked))}" if blocked else ""
-        what += (" and " if what else "") + ("DNS (port 53)" if no_dns else "")
+        parts = [f"TCP port(s) {', '.join(map(str, blocked))}"] if blocked else []
+        what = " and ".join(parts + (["DNS (port 53)"] if no_dns else []))
         yield RULE.at(
             first,
             _policy_path(first),
