@@ -112,7 +112,7 @@ def run(options: Options) -> RunResult:
     rules = enabled_rules(options)
     parsed, skipped = load(options)
     resources: list[Resource] = [r for p in parsed for r in p.resources]
-    graph = MeshGraph(resources, options.mode)
+    graph = MeshGraph(resources, options.mode, [v for p in parsed for v in p.values])
     ctx = Context(graph, parse_version(options.istio_version))
     findings = [f for p in parsed for f in p.findings]
     found, errors = run_rules(rules, ctx)

@@ -13,12 +13,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
 from .model import Resource, as_list, as_map, enumerate_maps
 from .selectors import fqdn, host_matches, selector_matches
+
+if TYPE_CHECKING:
+    from .loader import ValuesDoc
 
 USE_WAYPOINT = "istio.io/use-waypoint"
 USE_WAYPOINT_NS = "istio.io/use-waypoint-namespace"
@@ -93,8 +96,14 @@ def _workload(res: Resource) -> Workload | None:
 class MeshGraph:
     """Indexes and links over every resource of one run."""
 
-    def __init__(self, resources: Iterable[Resource], mode: str | None = None) -> None:
+    def __init__(
+        self,
+        resources: Iterable[Resource],
+        mode: str | None = None,
+        values: Iterable[ValuesDoc] = (),
+    ) -> None:
         self.resources: list[Resource] = list(resources)
+        self._values: list[ValuesDoc] = list(values)
         self.mode_override = mode
         self.g = nx.MultiDiGraph()
         self._by_kind: dict[str, list[Resource]] = defaultdict(list)
@@ -167,6 +176,10 @@ class MeshGraph:
 
     def get(self, kind: str, namespace: str, name: str) -> Resource | None:
         return self._by_key.get((kind, namespace, name))
+
+    def values_documents(self) -> list[ValuesDoc]:
+        """Non-Kubernetes YAML mappings of the run (Helm values files), in input order."""
+        return self._values
 
     def namespace(self, name: str) -> Resource | None:
         return self._by_key.get(("Namespace", "", name))

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from .model import Finding, Path, PosDict, PosList, Resource, SourceFile, Span
+from .model import Finding, Path, PosDict, PosList, Resource, SourceFile, Span, locate
 
 UNPARSEABLE = "EGL001"
 DUPLICATE_KEY = "EGL002"
@@ -129,6 +129,34 @@ _PositionLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 _PositionLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_str)
 
 
+@dataclass(eq=False)
+class ValuesDoc:
+    """A YAML mapping document that is not a Kubernetes object (no ``apiVersion``/``kind``),
+    such as a Helm values file. Rules read these through ``MeshGraph.values_documents()``."""
+
+    file: SourceFile
+    doc_index: int
+    body: PosDict
+
+    @property
+    def ref(self) -> str:
+        """How messages name it: ``Helm values clusters/prod/istiod-values.yaml``."""
+        suffix = f" (document {self.doc_index + 1})" if self.doc_index else ""
+        return f"Helm values {self.file.path}{suffix}"
+
+    def locate(self, path: Path) -> Span:
+        return locate(self.body, path, self.body.span)
+
+    def get(self, *path: Any) -> Any:
+        """Safe deep lookup through mappings: None when a step is missing or not a mapping."""
+        node: Any = self.body
+        for key in path:
+            if not isinstance(node, dict):
+                return None
+            node = node.get(key)
+        return node
+
+
 @dataclass
 class ParsedFile:
     """What one file yields: its resources and the problems met while reading it."""
@@ -137,6 +165,7 @@ class ParsedFile:
     resources: list[Resource] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     documents: int = 0
+    values: list[ValuesDoc] = field(default_factory=list)
 
 
 def decode(data: bytes) -> tuple[str | None, str | None]:
@@ -308,6 +337,8 @@ def _after_document(
         parsed.findings.append(_error(source, f"Cannot lint document {index + 1}: {why}.", line))
         return
     parsed.resources.extend(_resources(doc, source, index, default_ns))
+    if isinstance(doc, PosDict) and doc and "apiVersion" not in doc and "kind" not in doc:
+        parsed.values.append(ValuesDoc(source, index, doc))
 
 
 def parse_bytes(data: bytes, source: SourceFile, default_ns: str = "default") -> ParsedFile:
