@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from . import __version__, engine
+from . import __version__, engine, ruledocs
 from .graph import MODES
 from .registry import all_rules, find
 from .reporters import FORMATS, render
@@ -168,8 +168,19 @@ def _write(report: str, output: str | None) -> None:
 
 @cli.command("rules")
 @click.option("--tag", type=click.Choice(TAGS), help="Only rules with this tag.")
-def rules_cmd(tag: str | None) -> None:
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown"]),
+    default="text",
+    show_default=True,
+    help="markdown prints the full reference (docs/rules.md).",
+)
+def rules_cmd(tag: str | None, fmt: str) -> None:
     """List every rule, grouped by tag: id, name, default level, summary."""
+    if fmt == "markdown":
+        click.echo(ruledocs.markdown(), nl=False)
+        return
     for current in TAGS:
         chosen = [r for r in all_rules() if r.tag == current and (tag is None or tag == current)]
         if not chosen:

@@ -1,0 +1,5 @@
+"""python -m egresslint"""
+
+from .cli import main
+
+main()
