@@ -74,8 +74,8 @@ class SourceFile:
     """One input file (or standard input) and what loading it found."""
 
     path: str  # as shown to users: relative to the working folder where possible
-    text: str = ""
-    lines: list[str] | None = None
+    text: str = field(default="", repr=False)
+    lines: list[str] | None = field(default=None, repr=False)
 
     def line_text(self, line: int) -> str:
         if self.lines is None:
