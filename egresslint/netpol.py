@@ -145,3 +145,40 @@ def dns_allowed(policies: Iterable[Resource]) -> bool:
         for rule in as_list(p.spec.get("egress"))
         for proto in ("UDP", "TCP")
     )
+
+
+def isolates_ingress(policy: Resource) -> bool:
+    """Kubernetes: with ``policyTypes`` absent, every policy isolates its pods for ingress."""
+    types = as_list(policy.spec.get("policyTypes"))
+    return "Ingress" in types if types else True
+
+
+def _ingress_port_allowed(ports: list[Any], port: int) -> bool:
+    """Like ``_port_allowed`` for TCP, but a named port counts as allowed (we cannot resolve it)."""
+    if not ports:
+        return True
+    for entry in ports:
+        entry = as_map(entry)
+        if str(entry.get("protocol", "TCP")) != "TCP":
+            continue
+        if isinstance(entry.get("port"), str):
+            return True
+        if _port_allowed([entry], port, "TCP"):
+            return True
+    return False
+
+
+def ingress_allows_port(policies: Iterable[Resource], port: int) -> bool:
+    """Whether pods selected by ``policies`` accept TCP ``port`` from some peer.
+
+    True when no policy isolates them for ingress, or when some ingress rule of an isolating
+    policy admits the port (from any peer: which clients it admits is not judged here).
+    """
+    isolating = [p for p in policies if isolates_ingress(p)]
+    if not isolating:
+        return True
+    return any(
+        isinstance(rule, Mapping) and _ingress_port_allowed(as_list(rule.get("ports")), port)
+        for p in isolating
+        for rule in as_list(p.spec.get("ingress"))
+    )

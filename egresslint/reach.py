@@ -1,0 +1,103 @@
+"""Shared questions of the unreachable and waypoint-restricted rules.
+
+Which egress proxy enforces Istio's own APIs for a ServiceEntry, whether a ServiceEntry or a
+waypoint only carries opaque (non-HTTP) traffic, and Istio's string matching for
+AuthorizationPolicy values (exact, ``prefix*``, ``*suffix``, ``*``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from . import istio
+from .graph import AGENTGATEWAY_WAYPOINTS, ISTIO_WAYPOINT, ZTUNNEL_EGRESS, MeshGraph
+from .model import Resource
+
+# Classes whose proxies do not apply DestinationRule / AuthorizationPolicy as Envoy does.
+NON_ENVOY_CLASSES = (ZTUNNEL_EGRESS, *AGENTGATEWAY_WAYPOINTS)
+GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
+LEGACY_GATEWAY_NAME_LABEL = "istio.io/gateway-name"
+
+
+def envoy_applies(graph: MeshGraph, se: Resource) -> bool:
+    """False when the ServiceEntry egresses through ztunnel-native or an agentgateway waypoint."""
+    return graph.mode_of(se) not in NON_ENVOY_CLASSES
+
+
+def port_protocols(se: Resource) -> list[str]:
+    return [istio.protocol(port) for _, port in MeshGraph.ports(se)]
+
+
+def is_opaque(se: Resource) -> bool:
+    """Every port is declared HTTPS/TLS/TCP (or another non-HTTP protocol); unset means sniffing."""
+    protocols = port_protocols(se)
+    return bool(protocols) and all(p in istio.OPAQUE_PROTOCOLS for p in protocols)
+
+
+def _bound_services(graph: MeshGraph, gw: Resource) -> list[Resource]:
+    return [svc for svc in graph.of_kind("Service") if graph.waypoint_of(svc) is gw]
+
+
+def _bound_namespaces_with_workloads(graph: MeshGraph, gw: Resource) -> bool:
+    return any(
+        graph.waypoint_of(ns) is gw and graph.workloads(ns.name)
+        for ns in graph.of_kind("Namespace")
+    )
+
+
+def opaque_waypoint(graph: MeshGraph, gw: Resource) -> list[Resource]:
+    """The ServiceEntries bound to an Envoy waypoint when all of them are opaque and nothing
+    else (a Kubernetes Service, a namespace with workloads) is known to use it; else []."""
+    if graph.gateway_class(gw) in NON_ENVOY_CLASSES:
+        return []
+    bound = graph.bound_to(gw)
+    if not bound or not all(is_opaque(se) for se in bound):
+        return []
+    if _bound_services(graph, gw) or _bound_namespaces_with_workloads(graph, gw):
+        return []
+    return bound
+
+
+def egress_gateway(graph: MeshGraph, target: Resource) -> Resource | None:
+    """The waypoint behind a policy target: the Gateway itself, or the one an SE is bound to."""
+    if target.kind == "Gateway":
+        return target if graph.is_waypoint(target) else None
+    if target.kind == "ServiceEntry":
+        return graph.waypoint_of(target)
+    return None
+
+
+def is_envoy_waypoint(graph: MeshGraph, gw: Resource) -> bool:
+    cls = graph.gateway_class(gw)
+    return cls not in NON_ENVOY_CLASSES and (cls == ISTIO_WAYPOINT or graph.is_waypoint(gw))
+
+
+def string_match(pattern: str, value: str) -> bool:
+    """Istio's StringMatch for policy values: exact, ``*``, ``prefix*`` or ``*suffix``."""
+    if pattern == "*":
+        return True
+    if pattern.endswith("*"):
+        return value.startswith(pattern[:-1])
+    if pattern.startswith("*"):
+        return value.endswith(pattern[1:])
+    return pattern == value
+
+
+def pattern_covers(broad: str, narrow: str) -> bool:
+    """Whether every value ``narrow`` can match is also matched by ``broad``."""
+    if broad == "*" or broad == narrow:
+        return True
+    if "*" not in narrow:
+        return string_match(broad, narrow)
+    if broad.endswith("*") and narrow.endswith("*") and not narrow.startswith("*"):
+        return narrow[:-1].startswith(broad[:-1])
+    if broad.startswith("*") and narrow.startswith("*") and not narrow.endswith("*"):
+        return narrow[1:].endswith(broad[1:])
+    return False
+
+
+def all_excluded(values: Iterable[object], excluded: Iterable[object]) -> bool:
+    """Every pattern of ``values`` is fully covered by some pattern of ``excluded``."""
+    vals = [v for v in values if isinstance(v, str)]
+    exc = [e for e in excluded if isinstance(e, str)]
+    return bool(vals) and bool(exc) and all(any(pattern_covers(e, v) for e in exc) for v in vals)
