@@ -201,7 +201,59 @@ def explain(rule: str) -> None:
         return
     click.echo(f"{found.id} {found.name} ({found.tag}, default level {found.level})\n")
     click.echo(found.summary + "\n")
+    if found.fixable:
+        click.echo("Fixable: yes ('egresslint fix' applies it)\n")
     click.echo(found.help)
+
+
+def _input_options(func: Any) -> Any:
+    """The options that say what to read, shared by ``fix`` and ``graph``."""
+    options = [
+        click.option("--exclude", multiple=True, metavar="GLOB", help="Skip matching files."),
+        click.option("--mode", type=click.Choice(MODES), help="Egress mode to assume."),
+        click.option("--istio-version", default=engine.DEFAULT_ISTIO_VERSION, show_default=True),
+        click.option("--namespace", "-n", "default_namespace", default="default"),
+        click.option("--select", multiple=True, metavar="RULE", help="Only these rules."),
+        click.option("--ignore", multiple=True, metavar="RULE", help="Not these rules."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@cli.command("fix")
+@click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
+@click.option("--write", is_flag=True, help="Change the files instead of printing a diff.")
+@_input_options
+def fix_cmd(paths: tuple[str, ...], write: bool, **kw: Any) -> None:
+    """Apply the mechanical fixes rules offer ('[fix]' in 'egresslint rules').
+
+    \b
+    Prints a unified diff by default (exit 1 when there is something to fix);
+    --write changes the files. Comments, key order, quoting and layout stay as
+    they were; a file with a YAML error, standard input, or a file whose other
+    lines ruamel.yaml would reformat is never changed (exit 1, with the reason).
+    """
+    from . import fixer
+
+    report = fixer.plan(_options(paths, kw))
+    for item in report.files:
+        if write:
+            fixer.write(item)
+        else:
+            click.echo(item.diff(), nl=False)
+        for a in item.applied:
+            f = a.finding
+            where = f"{f.file.path}:{f.span.line}:{f.span.col}"
+            click.echo(f"{where}: fixed {f.rule_id}: {a.edit.description}", err=not write)
+    for path, why in report.refused:
+        click.echo(f"egresslint: not fixed: {path}: {why}", err=True)
+    count = sum(len(i.applied) for i in report.files)
+    verb = "fixed" if write else "would fix"
+    summary = f"{verb} {count} finding(s) in {len(report.files)} file(s)"
+    summary = summary if count else "nothing to fix"
+    click.echo(f"egresslint: {summary}", err=True)
+    sys.exit(1 if report.refused or (report.files and not write) else 0)
 
 
 def main() -> None:

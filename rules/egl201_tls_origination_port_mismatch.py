@@ -14,6 +14,7 @@ to 443. Getting one half without the other breaks every call:
 **How to fix.** Add `targetPort: 443` to the ServiceEntry port that the DestinationRule
 originates TLS on, or add a DestinationRule with `tls.mode: SIMPLE` for the port that maps to
 443 (port-level settings use the ServiceEntry port `number`, not `targetPort`).
+`egresslint fix` adds the `targetPort: 443` for the first case.
 
 A `BackendTLSPolicy` targeting the ServiceEntry (Istio 1.28+) also originates TLS and silences
 the second case. Sources: istio.io "Egress gateways" (ambient) and the TLS-origination
@@ -24,6 +25,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from egresslint import istio
+from egresslint.edits import Edit, set_key
 from egresslint.model import Finding, Resource
 from egresslint.rule import Context, Rule, related
 
@@ -102,3 +104,22 @@ def check(ctx: Context) -> Iterator[Finding]:
             plain = _plaintext_to_tls(ctx, se, i, port)
             if plain is not None:
                 yield plain
+
+
+def fix(finding: Finding) -> Edit | None:
+    """TLS to a plaintext port: add `targetPort: 443` to the ServiceEntry port."""
+    if finding.resource is None or finding.resource.kind != "DestinationRule":
+        return None
+    for rel in finding.related:
+        se = rel.resource
+        path = rel.path[len(se.base_path) :]
+        if se.kind == "ServiceEntry" and len(path) == 3 and path[:2] == ("spec", "ports"):
+            return set_key(
+                se,
+                path,
+                "targetPort",
+                443,
+                f"add targetPort: 443 to port {se.get(*path, 'number')} of {se.ref}",
+                after=("protocol", "name", "number"),
+            )
+    return None
