@@ -7,6 +7,7 @@ and linear in what it reads.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -171,6 +172,20 @@ def _dns_only(ports: list[Any]) -> bool:
     return bool(ports) and all(as_map(p).get("port") == DNS_PORT for p in ports)
 
 
+_PUBLIC_V6 = ipaddress.ip_address("2001:4860:4860::8888")
+
+
+def public_block(block: Mapping[str, Any]) -> bool:
+    """An ipBlock that admits public addresses in general (IPv4 via netpol, or IPv6 ``::/0``-like)."""
+    if netpol.opens_internet(block):
+        return True
+    try:
+        net = ipaddress.ip_network(str(block.get("cidr")), strict=False)
+    except ValueError:
+        return False
+    return net.version == 6 and net.prefixlen <= 3 and netpol.ipblock_allows(block, _PUBLIC_V6)
+
+
 def internet_rules(policy: Resource) -> Iterator[Path]:
     """Paths of egress rules (or their ipBlocks) that admit public addresses on non-DNS ports."""
     for r, rule in enumerate_maps(policy.spec.get("egress")):
@@ -182,7 +197,7 @@ def internet_rules(policy: Resource) -> Iterator[Path]:
             continue
         for p, peer in enumerate_maps(peers):
             block = peer.get("ipBlock")
-            if isinstance(block, Mapping) and netpol.opens_internet(block):
+            if isinstance(block, Mapping) and public_block(block):
                 yield ("spec", "egress", r, "to", p, "ipBlock", "cidr")
 
 
