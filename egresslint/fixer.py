@@ -231,10 +231,39 @@ def _document_roots(text: str) -> list[tuple[int, int]]:
 
 
 def _edit_segment(segment: list[str], first: int, edits: list[Edit]) -> list[str]:
-    """Round-trip one document's lines through ruamel.yaml with ``edits`` applied."""
+    """Round-trip one document's lines through ruamel.yaml with ``edits`` applied.
+
+    Files do not always indent every sequence alike, so each indentation style the document
+    uses is tried, and the output that changes the fewest original lines wins.
+    """
     if first <= 0:
         raise FixError("the edited document starts on the line of its '---' marker")
-    rt = _yaml(segment)
+    best: tuple[int, list[str]] | None = None
+    error: FixError | None = None
+    for indent in guess_indent(segment):
+        try:
+            new = _round_trip(segment, first, edits, indent)
+        except FixError as exc:
+            error = error or exc
+            continue
+        matcher = difflib.SequenceMatcher(None, segment, new, autojunk=False)
+        cost = sum(
+            max(i2 - i1, j2 - j1) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"
+        )
+        if best is None or cost < best[0]:
+            best = (cost, new)
+    if best is None:
+        raise error or FixError("cannot edit the document")
+    return best[1]
+
+
+def _round_trip(
+    segment: list[str], first: int, edits: list[Edit], indent: tuple[int, int, int]
+) -> list[str]:
+    rt = YAML(typ="rt")
+    rt.preserve_quotes = True
+    rt.width = 1 << 30  # never fold long lines
+    rt.indent(mapping=indent[0], sequence=indent[1], offset=indent[2])
     try:
         doc = rt.load("\n".join(segment) + "\n")
         changed = [e for e in edits if _apply(doc, e)]
@@ -255,41 +284,30 @@ def _edit_segment(segment: list[str], first: int, edits: list[Edit]) -> list[str
     return _splice(segment, new, allowed)
 
 
-def _yaml(segment: list[str]) -> YAML:
-    rt = YAML(typ="rt")
-    rt.preserve_quotes = True
-    rt.width = 1 << 30  # never fold long lines
-    mapping, sequence, offset = guess_indent(segment)
-    rt.indent(mapping=mapping, sequence=sequence, offset=offset)
-    return rt
-
-
 _KEY_ONLY = re.compile(r"^( *)((?:- +)*)([^\s#][^#]*?):[ \t]*(#.*)?$")
 
 
-def guess_indent(lines: Iterable[str]) -> tuple[int, int, int]:
-    """(mapping indent, sequence indent, dash offset) most used in ``lines``."""
+def guess_indent(lines: Iterable[str]) -> list[tuple[int, int, int]]:
+    """Candidate (mapping indent, sequence indent, dash offset), most used first."""
     maps: Counter[int] = Counter()
     seqs: Counter[tuple[int, int]] = Counter()
-    previous: tuple[int, str] | None = None  # key column of a "key:" line without a value
+    previous: int | None = None  # key column of a "key:" line without a value
     for line in lines:
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue
         indent = len(line) - len(line.lstrip(" "))
-        if previous is not None:
-            column = previous[0]
-            if stripped.startswith("- ") or stripped == "-":
-                dash = indent - column
-                content = len(stripped) - len(stripped[1:].lstrip(" "))
-                seqs[(dash + content, dash)] += 1
-            elif indent > column:
-                maps[indent - column] += 1
+        if previous is not None and (stripped.startswith("- ") or stripped == "-"):
+            dash = indent - previous
+            content = len(stripped) - len(stripped[1:].lstrip(" "))
+            seqs[(dash + content, dash)] += 1
+        elif previous is not None and indent > previous:
+            maps[indent - previous] += 1
         match = _KEY_ONLY.match(line)
-        previous = (len(match.group(1)) + len(match.group(2)), line) if match else None
-    mapping = maps.most_common(1)[0][0] if maps else 2
-    sequence, offset = seqs.most_common(1)[0][0] if seqs else (mapping, 0)
-    return mapping, max(sequence, offset + 2), offset
+        previous = len(match.group(1)) + len(match.group(2)) if match else None
+    mappings = [m for m, _ in maps.most_common(3)] or [2]
+    sequences = [s for s, _ in seqs.most_common(3)] or [(mappings[0], 0)]
+    return [(m, max(seq, off + 2), off) for (seq, off) in sequences for m in mappings]
 
 
 def _apply(doc: Any, edit: Edit) -> bool:

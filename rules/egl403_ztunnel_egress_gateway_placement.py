@@ -23,6 +23,7 @@ components).
 from collections.abc import Iterator
 
 from egresslint import modes
+from egresslint.edits import Edit, set_label
 from egresslint.graph import USE_WAYPOINT_NS, ZTUNNEL_EGRESS, MeshGraph
 from egresslint.model import Finding
 from egresslint.rule import Context, Rule, related
@@ -33,6 +34,7 @@ RULE = Rule(
     tag="unsupported-feature",
     level="warning",
     summary="solo-ztunnel-egress Gateway not the single one in istio-system, or bound without use-waypoint-namespace.",
+    fixable=True,
     kinds=("Gateway", "ServiceEntry"),
 )
 
@@ -84,3 +86,12 @@ def _service_entries(graph: MeshGraph) -> Iterator[Finding]:
 def check(ctx: Context) -> Iterator[Finding]:
     yield from _gateways(ctx.graph)
     yield from _service_entries(ctx.graph)
+
+
+def fix(finding: Finding) -> Edit | None:
+    """A binding outside istio-system: set `istio.io/use-waypoint-namespace: istio-system`."""
+    owner = finding.resource
+    path = finding.path[len(owner.base_path) :] if owner is not None else ()
+    if owner is None or path[:2] == ("metadata", "name"):
+        return None
+    return set_label(owner, USE_WAYPOINT_NS, modes.ROOT_NAMESPACE)

@@ -19,6 +19,7 @@ waypoint components).
 from collections.abc import Iterator
 
 from egresslint import modes
+from egresslint.edits import Edit, set_label
 from egresslint.graph import WAYPOINT_FOR
 from egresslint.model import Finding
 from egresslint.rule import Context, Rule
@@ -49,3 +50,11 @@ def check(ctx: Context) -> Iterator[Finding]:
             f"{value} ({source}): agentgateway egress needs 'all', because ServiceEntries are "
             "not Kubernetes-native services. Set the label istio.io/waypoint-for: all.",
         )
+
+
+def fix(finding: Finding) -> Edit | None:
+    """Set the label `istio.io/waypoint-for: all` on the Gateway."""
+    gw = finding.resource
+    if gw is None or gw.kind != "Gateway":
+        return None
+    return set_label(gw, WAYPOINT_FOR, "all")
