@@ -18,12 +18,14 @@ from typing import Any
 import yaml
 
 from .model import Finding, Path, PosDict, PosList, Resource, SourceFile, Span, locate
+from .yamlbuild import Builder, Unlintable
 
 UNPARSEABLE = "EGL001"
 DUPLICATE_KEY = "EGL002"
 
 MAX_EXPANDED_NODES = 200_000  # after alias expansion; real manifests stay far below
 MAX_DEPTH = 200
+MAX_COMPOSE_DEPTH = 5_000  # libyaml's composer recursion stays safe below this
 
 CLUSTER_SCOPED = frozenset(
     {
@@ -194,8 +196,12 @@ def _try_decode(data: bytes, encoding: str) -> tuple[str | None, str | None]:
 
 
 def _error(source: SourceFile, message: str, line: int = 1, col: int = 1) -> Finding:
-    end_col = max(col + 1, len(source.line_text(line)) + 1) if source.text else col + 1
-    return Finding(UNPARSEABLE, message, source, Span(line, col, line, end_col))
+    """An EGL001 finding, its position clamped into the file (libyaml may point past the end)."""
+    source.line_text(1)
+    line = min(max(1, line), max(1, len(source.lines or ())))
+    width = len(source.line_text(line))
+    col = min(max(1, col), width + 1)
+    return Finding(UNPARSEABLE, message, source, Span(line, col, line, max(col + 1, width + 1)))
 
 
 def _yaml_error(source: SourceFile, exc: yaml.YAMLError) -> Finding:
@@ -215,46 +221,6 @@ def _yaml_error(source: SourceFile, exc: yaml.YAMLError) -> Finding:
     else:
         message = f"Cannot parse YAML: {detail}."
     return _error(source, message, line, col)
-
-
-def _walk_size(root: Any) -> tuple[int, int]:
-    """(nodes after alias expansion, depth), computed without recursion."""
-    sizes: dict[int, int] = {}
-    depth_max = 0
-    stack: list[tuple[Any, int, bool]] = [(root, 1, False)]
-    while stack:
-        node, depth, done = stack.pop()
-        if not isinstance(node, (dict, list)):
-            continue
-        depth_max = max(depth_max, depth)
-        if depth > MAX_DEPTH:
-            return 0, depth
-        children = list(node.values()) if isinstance(node, dict) else node
-        if done:
-            sizes[id(node)] = 1 + sum(sizes.get(id(c), 1) for c in children)
-            if sizes[id(node)] > MAX_EXPANDED_NODES:
-                return sizes[id(node)], depth_max
-            continue
-        if id(node) in sizes:
-            continue
-        stack.append((node, depth, True))
-        stack.extend((c, depth + 1, False) for c in children if isinstance(c, (dict, list)))
-    return sizes.get(id(root), 1), depth_max
-
-
-def _guard(loader: _PositionLoader, doc: Any, text: str) -> str | None:
-    """Why a document is too large or deep to lint, or None."""
-    if not loader.saw_alias and len(text) < 1_000_000 and "[[" not in text and "{{" not in text:
-        return None
-    size, depth = _walk_size(doc)
-    if depth > MAX_DEPTH:
-        return f"document is nested more than {MAX_DEPTH} levels deep; skipped"
-    if size > MAX_EXPANDED_NODES:
-        return (
-            f"document expands to more than {MAX_EXPANDED_NODES:,} nodes through aliases "
-            "(a YAML 'billion laughs' pattern?); skipped"
-        )
-    return None
 
 
 def _identity(doc: PosDict) -> tuple[str, str, str, str] | None:
@@ -292,19 +258,51 @@ def _resources(
     )
 
 
+def _nesting_problem(text: str) -> tuple[int, int] | None:
+    """(line, depth) where a stream nests deeper than the composer can safely recurse.
+
+    libyaml's composer recurses once per nesting level and crashes the interpreter past a
+    few ten thousand levels, so suspicious texts are first scanned event by event (flat).
+    """
+    openers = text.count("[") + text.count("{") + text.count("- ") + text.count("? ")
+    if openers <= MAX_COMPOSE_DEPTH:
+        return None
+    depth = 0
+    parser = yaml.CSafeLoader(text)
+    try:
+        while True:
+            event = parser.get_event()
+            if event is None or isinstance(event, yaml.StreamEndEvent):
+                return None
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_COMPOSE_DEPTH:
+                    return (event.start_mark.line + 1 if event.start_mark else 1), depth
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return None  # the real parse reports it with its position
+    finally:
+        parser.dispose()
+
+
 def parse_text(text: str, source: SourceFile, default_ns: str = "default") -> ParsedFile:
     """Parse every document of a YAML stream; bad documents become findings."""
     source.text = text
     parsed = ParsedFile(source)
-    loader = _PositionLoader(text)
+    deep = _nesting_problem(text)
+    if deep is not None:
+        message = (
+            f"Cannot parse YAML: nested more than {MAX_COMPOSE_DEPTH:,} levels deep; file skipped."
+        )
+        parsed.findings.append(_error(source, message, deep[0]))
+        return parsed
+    loader = yaml.CSafeLoader(text)
+    builder = Builder(loader, MAX_EXPANDED_NODES, MAX_DEPTH)
     try:
-        index = 0
-        while loader.check_data():  # type: ignore[no-untyped-call]
-            loader.saw_alias = False
-            doc = loader.get_data()
-            parsed.documents += 1
-            _after_document(parsed, loader, doc, index, default_ns)
-            index += 1
+        while loader.check_node():
+            node = loader.get_node()
+            _document(parsed, builder, node, default_ns)
     except yaml.YAMLError as exc:
         parsed.findings.append(_yaml_error(source, exc))
     except (RecursionError, MemoryError):
@@ -314,27 +312,28 @@ def parse_text(text: str, source: SourceFile, default_ns: str = "default") -> Pa
     return parsed
 
 
-def _after_document(
-    parsed: ParsedFile, loader: _PositionLoader, doc: Any, index: int, default_ns: str
-) -> None:
-    source = parsed.source
-    for key, mark in loader.duplicates:
+def _document(parsed: ParsedFile, builder: Builder, node: Any, default_ns: str) -> None:
+    source, index = parsed.source, parsed.documents
+    parsed.documents += 1
+    try:
+        doc = builder.document(node)
+    except Unlintable as exc:
+        parsed.findings.append(
+            _error(source, f"Cannot lint document {index + 1}: {exc}.", exc.line)
+        )
+        doc = None
+    for key, line, col in builder.duplicates:
         parsed.findings.append(
             Finding(
                 DUPLICATE_KEY,
                 f"Duplicate key '{key}': depending on the client the last value silently wins "
                 "or the apply fails. Keep one.",
                 source,
-                Span(
-                    mark.line + 1, mark.column + 1, mark.line + 1, mark.column + 1 + len(str(key))
-                ),
+                Span(line + 1, col + 1, line + 1, col + 1 + len(str(key))),
             )
         )
-    loader.duplicates.clear()
-    why = _guard(loader, doc, source.text)
-    if why is not None:
-        line = doc.span.line if isinstance(doc, (PosDict, PosList)) else 1
-        parsed.findings.append(_error(source, f"Cannot lint document {index + 1}: {why}.", line))
+    builder.duplicates.clear()
+    if doc is None:
         return
     parsed.resources.extend(_resources(doc, source, index, default_ns))
     if isinstance(doc, PosDict) and doc and "apiVersion" not in doc and "kind" not in doc:
