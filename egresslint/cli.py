@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from . import __version__, engine, ruledocs
+from . import __version__, baseline, config, context, engine, ruledocs
 from .graph import MODES
 from .registry import all_rules, find
 from .reporters import FORMATS, render
@@ -72,9 +72,7 @@ def cli() -> None:
 @click.option(
     "--fail-on",
     type=click.Choice(["error", "warning", "note", "never"]),
-    default="warning",
-    show_default=True,
-    help="Lowest level of finding that makes the exit code 1.",
+    help="Lowest level of finding that makes the exit code 1.  [default: warning]",
 )
 @click.option(
     "--exclude",
@@ -89,17 +87,15 @@ def cli() -> None:
 )
 @click.option(
     "--istio-version",
-    default=engine.DEFAULT_ISTIO_VERSION,
-    show_default=True,
-    help="Istio version the configuration targets; version-dependent rules follow it.",
+    help="Istio version the configuration targets; version-dependent rules follow it.  "
+    f"[default: {engine.DEFAULT_ISTIO_VERSION}]",
 )
 @click.option(
     "--namespace",
     "-n",
     "default_namespace",
-    default="default",
-    show_default=True,
-    help="Namespace of resources that do not set metadata.namespace (like kubectl -n).",
+    help="Namespace of resources that do not set metadata.namespace (like kubectl -n).  "
+    "[default: default]",
 )
 @click.option(
     "--select",
@@ -118,11 +114,46 @@ def cli() -> None:
     metavar="ID",
     help="SARIF runAutomationDetails.id, to upload several runs for one commit.",
 )
-def check(paths: tuple[str, ...], fmt: str, output: str | None, fail_on: str, **kw: Any) -> None:
-    options = _options(paths, kw)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    help="Configuration file (default: the nearest .egresslint.yaml, or pyproject.toml with "
+    "[tool.egresslint], in this folder or above).",
+)
+@click.option(
+    "--no-inline-suppressions",
+    is_flag=True,
+    help="Ignore every suppression comment and egresslint.io/ignore annotation.",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False),
+    help="Report only findings that this baseline file does not record.",
+)
+@click.option(
+    "--write-baseline",
+    type=click.Path(dir_okay=False),
+    help="Record the current findings in this file (YAML, or JSON for *.json) and exit 0.",
+)
+@click.option(
+    "--context",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Also load the files under PATH to resolve references, but report only findings in "
+    "the given PATHs. Default when only files are given: the git top-level (or this folder). "
+    "Repeatable.",
+)
+def check(
+    paths: tuple[str, ...], fmt: str, output: str | None, fail_on: str | None, **kw: Any
+) -> None:
+    eff = _effective({**kw, "fail_on": fail_on})
+    options = _options(paths, kw, eff)
+    reported = context.plan(options, list(kw["context"]))
     result = engine.run(options)
     if result.files == 0:
         _fail("nothing to lint: no *.yaml or *.yml files found in " + ", ".join(options.paths))
+    context.restrict(result, reported)
+    _baselines(result, kw)
     color = (
         output is None and fmt == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     )
@@ -130,29 +161,43 @@ def check(paths: tuple[str, ...], fmt: str, output: str | None, fail_on: str, **
     _write(report, output)
     for err in result.internal_errors:
         click.echo(f"egresslint: internal error: {err} (please report this as a bug)", err=True)
-    sys.exit(engine.exit_code(result, fail_on))
+    sys.exit(engine.exit_code(result, eff.value("fail-on")))
 
 
-def _options(paths: tuple[str, ...], kw: dict[str, Any]) -> engine.Options:
+def _effective(kw: dict[str, Any]) -> config.Effective:
+    try:
+        return config.resolve(kw)
+    except config.ConfigError as exc:
+        _fail(str(exc))
+        raise  # not reached
+
+
+def _options(
+    paths: tuple[str, ...], kw: dict[str, Any], eff: config.Effective | None = None
+) -> engine.Options:
     for path in paths:
         if path != "-" and not os.path.lexists(path):
             _fail(f"no such file or folder: {path}")
+    options = (eff or _effective(kw)).options(list(paths) or ["."])
+    options.inline_suppressions = not kw.get("no_inline_suppressions")
+    if paths:
+        options.paths = context.drop_excluded(options.paths, options.excludes, os.getcwd())
+        if not options.paths:
+            click.echo("egresslint: every given file is excluded by the configuration", err=True)
+            sys.exit(0)
+    return options
+
+
+def _baselines(result: engine.RunResult, kw: dict[str, Any]) -> None:
     try:
-        engine.parse_version(kw["istio_version"])
-    except ValueError as exc:
-        _fail(f"--istio-version: {exc}")
-    for key in (*kw["select"], *kw["ignore"]):
-        if find(key) is None and key not in TAGS:
-            _fail(f"unknown rule or tag '{key}' (see 'egresslint rules')")
-    return engine.Options(
-        paths=list(paths) or ["."],
-        excludes=list(kw["exclude"]),
-        default_namespace=kw["default_namespace"],
-        mode=kw["mode"],
-        istio_version=kw["istio_version"],
-        select=list(kw["select"]),
-        ignore=list(kw["ignore"]),
-    )
+        if kw["write_baseline"]:
+            count = baseline.write(kw["write_baseline"], result.findings)
+            click.echo(f"egresslint: wrote {count} finding(s) to {kw['write_baseline']}", err=True)
+            sys.exit(2 if result.internal_errors else 0)
+        if kw["baseline"]:
+            baseline.apply(result, baseline.read(kw["baseline"]), kw["baseline"])
+    except baseline.BaselineError as exc:
+        _fail(str(exc))
 
 
 def _write(report: str, output: str | None) -> None:
@@ -164,6 +209,17 @@ def _write(report: str, output: str | None) -> None:
             handle.write(report)
     except OSError as exc:
         _fail(f"cannot write {output}: {exc.strerror or exc}")
+
+
+@cli.command("config")
+def config_cmd(**kw: Any) -> None:
+    """Print the effective configuration (YAML), each value commented with where it comes
+    from: a file and line, the command line, or the default. Takes the options of 'check'
+    that the configuration file can also set."""
+    click.echo(config.dump(_effective(kw)), nl=False)
+
+
+config_cmd.params.extend(p for p in check.params if p.name in (*config.CLI_KEYS, "config"))
 
 
 @cli.command("rules")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from . import loader
+from . import loader, suppress
 from .files import STDIN, Input, Skipped, discover
 from .graph import MeshGraph
 from .model import Finding, Resource, SourceFile
@@ -37,6 +38,8 @@ class Options:
     ignore: list[str] = field(default_factory=list)
     levels: dict[str, str] = field(default_factory=dict)  # rule id -> level
     base_dir: str | None = None
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)  # rule id -> configured params
+    inline_suppressions: bool = True
 
 
 @dataclass
@@ -95,12 +98,15 @@ def load(options: Options) -> tuple[list[loader.ParsedFile], list[Skipped]]:
     return parsed, skipped
 
 
-def run_rules(rules: Iterable[Rule], ctx: Context) -> tuple[list[Finding], list[str]]:
+def run_rules(
+    rules: Iterable[Rule], ctx: Context, params: Mapping[str, Mapping[str, Any]] | None = None
+) -> tuple[list[Finding], list[str]]:
     findings: list[Finding] = []
     errors: list[str] = []
     for rule in rules:
         if rule.check is None:
             continue
+        ctx.params = {**rule.params, **(params or {}).get(rule.id, {})}
         try:
             findings.extend(rule.check(ctx))
         except Exception as exc:  # a bug in a rule must not hide the other rules' results
@@ -115,13 +121,16 @@ def run(options: Options) -> RunResult:
     graph = MeshGraph(resources, options.mode, [v for p in parsed for v in p.values])
     ctx = Context(graph, parse_version(options.istio_version))
     findings = [f for p in parsed for f in p.findings]
-    found, errors = run_rules(rules, ctx)
+    found, errors = run_rules(rules, ctx, options.params)
     findings += found
     by_id = {r.id: r for r in rules}
     findings = [f for f in findings if f.rule_id in by_id]
     for f in findings:
         # configuration wins; else a rule may lower one finding's level (say, to note when unsure)
         f.level = options.levels.get(f.rule_id) or f.level or by_id[f.rule_id].level
+    if options.inline_suppressions:
+        sources = [p.source for p in parsed]
+        findings += suppress.apply(findings, resources, sources, by_id, options.levels)
     findings = _dedupe(sorted(findings, key=Finding.sort_key))
     result = RunResult(
         findings, rules, len(parsed), sum(p.documents for p in parsed), len(resources)

@@ -1,0 +1,66 @@
+"""Lint some files against the whole manifest tree (what the pre-commit hook needs).
+
+When files are given, the files of the context folders (``--context``; by default the git
+top-level, or the working folder outside git) are loaded too, so references resolve against
+the unchanged files; only findings located in the given files are reported.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from .engine import Options, RunResult
+from .files import STDIN, display_path, excluded
+
+
+def git_toplevel(cwd: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    top = done.stdout.strip()
+    return top if done.returncode == 0 and top else None
+
+
+def drop_excluded(paths: list[str], excludes: list[str], base: str) -> list[str]:
+    """Given files that match an exclude glob are skipped too (a hook passes every file)."""
+    return [
+        p
+        for p in paths
+        if p == STDIN or os.path.isdir(p) or not excluded(display_path(p, base), excludes)
+    ]
+
+
+def plan(options: Options, context: list[str]) -> set[str] | None:
+    """Add the context folders to ``options.paths``; return the shown paths whose findings
+    are reported, or None to report everything."""
+    given = options.paths
+    files_only = bool(given) and all(p != STDIN and os.path.isfile(p) for p in given)
+    if not context and not files_only:
+        return None
+    base = options.base_dir or os.getcwd()
+    if not context:
+        context = [git_toplevel(base) or base]
+    reported = {"<stdin>" if p == STDIN else display_path(p, base) for p in given}
+    options.paths = [*given, *(c for c in context if c not in given)]
+    return reported
+
+
+def restrict(result: RunResult, reported: set[str] | None) -> None:
+    """Keep only what concerns the given files."""
+    if reported is None:
+        return
+    result.findings = [f for f in result.findings if _inside(f.file.path, reported)]
+    result.skipped = [s for s in result.skipped if _inside(s.shown, reported)]
+
+
+def _inside(shown: str, reported: set[str]) -> bool:
+    return any(shown == r or r == "." or shown.startswith(r.rstrip("/") + "/") for r in reported)
