@@ -15,6 +15,7 @@ from .model import Resource
 
 # Classes whose proxies do not apply DestinationRule / AuthorizationPolicy as Envoy does.
 NON_ENVOY_CLASSES = (ZTUNNEL_EGRESS, *AGENTGATEWAY_WAYPOINTS)
+AGENTGATEWAY_CLASSES = AGENTGATEWAY_WAYPOINTS
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
 LEGACY_GATEWAY_NAME_LABEL = "istio.io/gateway-name"
 
