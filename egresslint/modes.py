@@ -120,6 +120,23 @@ def label_path(res: Resource, label: str) -> Path:
     return ("metadata", "labels") if "labels" in res.metadata else ("metadata",)
 
 
+def _policy_tls(
+    policy: Any, base: tuple[Any, ...]
+) -> Iterator[tuple[Mapping[str, Any], tuple[Any, ...]]]:
+    pol = as_map(policy)
+    if isinstance(pol.get("tls"), Mapping):
+        yield pol["tls"], (*base, "tls")
+    for i, setting in enumerate_maps(pol.get("portLevelSettings")):
+        if isinstance(setting.get("tls"), Mapping):
+            yield setting["tls"], (*base, "portLevelSettings", i, "tls")
+
+
+def tls_blocks(dr: Resource) -> Iterator[tuple[Mapping[str, Any], tuple[Any, ...]]]:
+    yield from _policy_tls(dr.spec.get("trafficPolicy"), ("spec", "trafficPolicy"))
+    for s, subset in enumerate_maps(dr.spec.get("subsets")):
+        yield from _policy_tls(subset.get("trafficPolicy"), ("spec", "subsets", s, "trafficPolicy"))
+
+
 __all__ = [
     "AGENTGATEWAY_WAYPOINTS",
     "ISTIO_WAYPOINT",

@@ -18,12 +18,11 @@ trusts, `credentialName` in the waypoint's namespace), or mark the ServiceEntry
 Sources: istio/istio#59627; `destination_rule.proto` (`ClientTLSSettings`).
 """
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from egresslint import istio, modes
 from egresslint.graph import ISTIO_WAYPOINT
-from egresslint.model import Finding, Resource, as_map, enumerate_maps
+from egresslint.model import Finding
 from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
@@ -36,30 +35,13 @@ RULE = Rule(
 )
 
 
-def _policy_tls(
-    policy: Any, base: tuple[Any, ...]
-) -> Iterator[tuple[Mapping[str, Any], tuple[Any, ...]]]:
-    pol = as_map(policy)
-    if isinstance(pol.get("tls"), Mapping):
-        yield pol["tls"], (*base, "tls")
-    for i, setting in enumerate_maps(pol.get("portLevelSettings")):
-        if isinstance(setting.get("tls"), Mapping):
-            yield setting["tls"], (*base, "portLevelSettings", i, "tls")
-
-
-def tls_blocks(dr: Resource) -> Iterator[tuple[Mapping[str, Any], tuple[Any, ...]]]:
-    yield from _policy_tls(dr.spec.get("trafficPolicy"), ("spec", "trafficPolicy"))
-    for s, subset in enumerate_maps(dr.spec.get("subsets")):
-        yield from _policy_tls(subset.get("trafficPolicy"), ("spec", "subsets", s, "trafficPolicy"))
-
-
 def check(ctx: Context) -> Iterator[Finding]:
     graph = ctx.graph
     for se in modes.ses_in_mode(graph, ISTIO_WAYPOINT):
         if not graph.is_external(se):
             continue
         for dr in graph.destination_rules_for(se):
-            for tls, path in tls_blocks(dr):
+            for tls, path in modes.tls_blocks(dr):
                 if istio.tls_mode(tls) != "ISTIO_MUTUAL":
                     continue
                 yield RULE.at(

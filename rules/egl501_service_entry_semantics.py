@@ -1,0 +1,182 @@
+"""A ServiceEntry breaks one of the semantic checks Istio's own validation applies beyond the
+schema, so it is rejected (or, for warnings, behaves unexpectedly).
+
+**Why it matters.** These combinations pass the JSON schema but are refused by the API server's
+CEL rules or by istiod's validation webhook (`ValidateServiceEntry`), so the egress entry you
+reviewed never exists in the cluster; its host is then unknown and passes through.
+
+**What is checked** (error unless noted):
+- host `*` alone; partial wildcards such as `*foo.com` (warning, as in Istio; not for
+  `DYNAMIC_DNS`);
+- `DNS`/`DNS_ROUND_ROBIN` without endpoints and a wildcard host; `DNS_ROUND_ROBIN` with more
+  than one endpoint;
+- CIDR `addresses` with a resolution other than `NONE`/`STATIC`; `resolution: NONE` with
+  `endpoints`; `endpoints` together with `workloadSelector`;
+- duplicate port numbers or names; unknown port protocols;
+- several hosts with a non-HTTP, non-TLS port and a resolution other than `NONE`;
+- `DYNAMIC_DNS`: non-wildcard hosts, `addresses`, `endpoints`, protocols other than HTTP,
+  HTTP2, GRPC, TLS, and `MESH_INTERNAL` with `istio.io/use-waypoint`.
+
+**How to fix.** As each message says; typically set the resolution that matches the hosts
+(`DYNAMIC_DNS` for wildcards at a waypoint, `DNS` for FQDNs) and make ports unique.
+
+Sources: `istio/api` `networking/v1alpha3/service_entry.proto` (CRD validation rules);
+`istio/istio` `pkg/config/validation/validation.go` (`ValidateServiceEntry`).
+"""
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from egresslint import istio
+from egresslint.graph import USE_WAYPOINT
+from egresslint.model import Finding, Resource, as_list
+from egresslint.rule import Context, Rule
+
+RULE = Rule(
+    id="EGL501",
+    name="service-entry-semantics",
+    tag="invalid",
+    level="error",
+    summary="ServiceEntry combination that Istio's validation rejects (wildcards, resolution, endpoints, ports).",
+    kinds=("ServiceEntry",),
+    precision="very-high",
+)
+
+KNOWN_PROTOCOLS = frozenset(
+    {
+        "HTTP",
+        "HTTPS",
+        "GRPC",
+        "GRPC-WEB",
+        "HTTP2",
+        "HTTP_PROXY",
+        "MONGO",
+        "REDIS",
+        "MYSQL",
+        "TCP",
+        "TLS",
+        "UDP",
+    }
+)
+DYNAMIC_PROTOCOLS = frozenset({"HTTP", "HTTP2", "GRPC", "TLS"})
+Problem = tuple[tuple[Any, ...], str, str]  # (path, message, level)
+
+
+def _hosts(se: Resource, res: str) -> Iterator[Problem]:
+    no_endpoints = not as_list(se.spec.get("endpoints"))
+    for i, host in enumerate(as_list(se.spec.get("hosts"))):
+        if not isinstance(host, str):
+            continue
+        path = ("spec", "hosts", i)
+        if host == "*":
+            yield path, "host '*' is not allowed; list the external hosts", "error"
+        elif "*" in host and not (host.startswith("*.") and "*" not in host[1:]):
+            if res != "DYNAMIC_DNS":
+                yield (
+                    path,
+                    f"partial wildcard host '{host}' only matches as a literal; use '*.domain'",
+                    "warning",
+                )
+        elif res == "DYNAMIC_DNS" and not host.startswith("*"):
+            yield (
+                path,
+                f"resolution DYNAMIC_DNS requires wildcard hosts, but '{host}' is not",
+                "error",
+            )
+        if "*" in host and host != "*" and res in ("DNS", "DNS_ROUND_ROBIN") and no_endpoints:
+            yield (
+                path,
+                f"wildcard host '{host}' with resolution {res} and no endpoints is rejected; use DYNAMIC_DNS or FQDN hosts",
+                "error",
+            )
+
+
+def _addresses_endpoints(se: Resource, res: str) -> Iterator[Problem]:
+    spec = se.spec
+    for i, addr in enumerate(as_list(spec.get("addresses"))):
+        if isinstance(addr, str) and "/" in addr and res not in ("NONE", "STATIC"):
+            yield (
+                ("spec", "addresses", i),
+                f"CIDR address {addr} needs resolution NONE or STATIC, not {res}",
+                "error",
+            )
+    endpoints = as_list(spec.get("endpoints"))
+    if endpoints and res == "NONE":
+        yield (
+            ("spec", "endpoints"),
+            "resolution NONE cannot have endpoints; use STATIC or DNS",
+            "error",
+        )
+    if len(endpoints) > 1 and res == "DNS_ROUND_ROBIN":
+        yield (
+            ("spec", "endpoints"),
+            "resolution DNS_ROUND_ROBIN allows at most one endpoint",
+            "error",
+        )
+    if endpoints and spec.get("workloadSelector") is not None:
+        yield (
+            ("spec", "workloadSelector"),
+            "endpoints and workloadSelector are mutually exclusive",
+            "error",
+        )
+    if res == "DYNAMIC_DNS":
+        for key in ("addresses", "endpoints"):
+            if as_list(spec.get(key)):
+                yield ("spec", key), f"resolution DYNAMIC_DNS does not allow {key}", "error"
+
+
+def _port(
+    se: Resource, i: int, port: Mapping[str, Any], res: str, seen: dict[str, set[Any]]
+) -> Iterator[Problem]:
+    base = ("spec", "ports", i)
+    for key in ("number", "name"):
+        value = port.get(key)
+        if value is not None and value in seen[key]:
+            yield (*base, key), f"duplicate port {key} {value}", "error"
+        seen[key].add(value)
+    proto = istio.protocol(port)
+    if proto and proto not in KNOWN_PROTOCOLS:
+        yield (*base, "protocol"), f"unsupported protocol '{port.get('protocol')}'", "error"
+    elif res == "DYNAMIC_DNS" and proto not in DYNAMIC_PROTOCOLS:
+        yield (
+            (*base, "protocol"),
+            f"resolution DYNAMIC_DNS supports HTTP, HTTP2, GRPC and TLS ports, not '{proto or 'unset'}'",
+            "error",
+        )
+    hosts = as_list(se.spec.get("hosts"))
+    opaque = not istio.is_http(port) and proto not in ("HTTPS", "TLS")
+    if len(hosts) > 1 and opaque and res not in ("NONE", "DYNAMIC_DNS"):
+        yield (
+            (*base, "protocol") if proto else base,
+            "multiple hosts with a non-HTTP, non-TLS port need resolution NONE; split the ServiceEntry",
+            "error",
+        )
+
+
+def _problems(se: Resource) -> Iterator[Problem]:
+    res = istio.resolution(se)
+    yield from _hosts(se, res)
+    yield from _addresses_endpoints(se, res)
+    seen: dict[str, set[Any]] = {"number": set(), "name": set()}
+    for i, port in enumerate(as_list(se.spec.get("ports"))):
+        if isinstance(port, Mapping):
+            yield from _port(se, i, port, res, seen)
+    if (
+        res == "DYNAMIC_DNS"
+        and se.spec.get("location") == "MESH_INTERNAL"
+        and USE_WAYPOINT in se.labels
+    ):
+        yield (
+            ("spec", "location"),
+            "MESH_INTERNAL DYNAMIC_DNS ServiceEntries cannot be bound to a waypoint; use MESH_EXTERNAL",
+            "error",
+        )
+
+
+def check(ctx: Context) -> Iterator[Finding]:
+    for se in ctx.graph.of_kind("ServiceEntry"):
+        for path, message, level in _problems(se):
+            finding = RULE.at(se, path, f"{se.ref}: {message}.")
+            if level != "error":
+                finding.level = level
+            yield finding
