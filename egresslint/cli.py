@@ -312,6 +312,38 @@ def fix_cmd(paths: tuple[str, ...], write: bool, **kw: Any) -> None:
     sys.exit(1 if report.refused or (report.files and not write) else 0)
 
 
+@cli.command("graph")
+@click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(["dot", "mermaid", "html"]),
+    default="dot",
+    show_default=True,
+    help="dot for Graphviz, mermaid for Markdown/GitHub, html for a self-contained page.",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file.")
+@_input_options
+def graph_cmd(paths: tuple[str, ...], fmt: str, output: str | None, **kw: Any) -> None:
+    """Draw the egress topology of PATHs with the findings on it.
+
+    \b
+    Namespaces, workloads, ServiceEntries and their external hosts, waypoints and
+    egress gateways with their mode, policies and NetworkPolicies; nodes are outlined
+    by their worst finding, and red dashed 'bypass' edges show external hosts that
+    workloads reach without a waypoint. Examples:
+      egresslint graph manifests/ -f html -o egress.html
+      egresslint graph manifests/ | dot -Tsvg > egress.svg
+    """
+    from .draw import render as draw
+
+    result = engine.run(_options(paths, kw))
+    if result.files == 0:
+        _fail("nothing to draw: no *.yaml or *.yml files found")
+    _write(draw(fmt, result), output)
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)
