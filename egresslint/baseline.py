@@ -109,7 +109,8 @@ def read(path: str) -> Counter[Key]:
         raise BaselineError(f"{path}: not a valid baseline file: {exc}") from None
     if not isinstance(doc, Mapping) or doc.get("version") != VERSION:
         raise BaselineError(f"{path}: not an egresslint baseline (expected 'version: {VERSION}')")
-    items = doc.get("findings") or []
+    items = doc.get("findings")
+    items = [] if items is None else items
     if not isinstance(items, list):
         raise BaselineError(f"{path}: findings: must be a list")
     counts: Counter[Key] = Counter()

@@ -166,8 +166,10 @@ def load_file(path: str, cwd: str) -> FileConfig:
 
 
 def _shown(path: str, cwd: str) -> str:
-    rel = os.path.relpath(os.path.abspath(path), cwd)
-    return Path(path if rel.startswith(os.pardir) else rel).as_posix()
+    try:
+        return Path(os.path.relpath(os.path.abspath(path), cwd)).as_posix()
+    except ValueError:  # another drive
+        return Path(path).as_posix()
 
 
 def _load_yaml(text: str, shown: str, folder: str) -> FileConfig:

@@ -1,0 +1,161 @@
+"""Suppressions with a reason: annotation, line comment, comment above, document comment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from egresslint import engine, suppress
+from egresslint.cli import cli
+from egresslint.model import Finding
+
+SETUP = """\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: istio-egress
+  labels:
+    istio.io/dataplane-mode: ambient
+    istio.io/use-waypoint: waypoint
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: waypoint, namespace: istio-egress}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+"""
+
+
+def opted_out(name: str, annotations: str = "", label_comment: str = "", above: str = "") -> str:
+    return f"""\
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: {name}
+  namespace: istio-egress
+{annotations}  labels:
+{above}    istio.io/use-waypoint: none{label_comment}
+spec:
+  hosts: [{name}.example.com]
+  ports: [{{number: 443, name: tls, protocol: TLS}}]
+  resolution: DNS
+"""
+
+
+def lint(tmp_path: Path, text: str, inline: bool = True) -> list[Finding]:
+    path = tmp_path / "egress.yaml"
+    path.write_text(text, encoding="utf-8")
+    opts = engine.Options(paths=[str(path)], base_dir=str(tmp_path), inline_suppressions=inline)
+    result = engine.run(opts)
+    assert not result.internal_errors
+    return [f for f in result.findings if f.rule_id in ("EGL101", "EGL004")]
+
+
+def states(findings: list[Finding]) -> list[tuple[str, str, str | None]]:
+    return [(f.rule_id, f.message.split(" ")[1], f.suppressed) for f in findings]
+
+
+def test_unsuppressed_baseline(tmp_path: Path) -> None:
+    found = lint(tmp_path, SETUP + opted_out("a"))
+    assert states(found) == [("EGL101", "istio-egress/a", None)]
+
+
+def test_annotation_with_reason_by_id_or_name(tmp_path: Path) -> None:
+    ann = (
+        '  annotations:\n    egresslint.io/ignore: "EGL201=n/a, EGL101=owned by team X, '
+        'until 2027-01"\n'
+    )
+    by_name = '  annotations:\n    egresslint.io/ignore: "se-not-bound-to-waypoint=mirror"\n'
+    found = lint(tmp_path, SETUP + opted_out("a", ann) + opted_out("b", by_name) + opted_out("c"))
+    assert states(found) == [
+        ("EGL101", "istio-egress/a", "owned by team X, until 2027-01"),
+        ("EGL101", "istio-egress/b", "mirror"),
+        ("EGL101", "istio-egress/c", None),
+    ]
+
+
+def test_annotation_without_reason_is_reported_and_does_not_suppress(tmp_path: Path) -> None:
+    ann = '  annotations:\n    egresslint.io/ignore: "EGL101"\n'
+    found = lint(tmp_path, SETUP + opted_out("a", ann))
+    assert [f.rule_id for f in found] == ["EGL004", "EGL101"]
+    assert found[0].message.startswith("ServiceEntry istio-egress/a: the egresslint.io/ignore")
+    assert found[0].level == "warning" and found[1].suppressed is None
+
+
+def test_comment_on_the_line(tmp_path: Path) -> None:
+    text = SETUP + opted_out("a", label_comment="  # egresslint: ignore EGL101 -- approved SEC-1")
+    assert states(lint(tmp_path, text)) == [("EGL101", "istio-egress/a", "approved SEC-1")]
+
+
+def test_comment_on_the_line_above(tmp_path: Path) -> None:
+    above = "    # egresslint: ignore EGL204, EGL101 -- approved SEC-2\n    # (reviewed)\n"
+    text = SETUP + opted_out("a", above=above) + opted_out("b")
+    assert states(lint(tmp_path, text)) == [
+        ("EGL101", "istio-egress/a", "approved SEC-2"),
+        ("EGL101", "istio-egress/b", None),
+    ]
+
+
+def test_trailing_comment_does_not_reach_the_next_line(tmp_path: Path) -> None:
+    text = (SETUP + opted_out("a")).replace(
+        "  labels:\n", "  labels:  # egresslint: ignore EGL101 -- wrong line\n"
+    )
+    assert states(lint(tmp_path, text)) == [("EGL101", "istio-egress/a", None)]
+
+
+def test_comment_at_the_top_of_a_document_covers_only_that_document(tmp_path: Path) -> None:
+    doc_a = opted_out("a").replace("---\n", "---\n# egresslint: ignore EGL101 -- whole document\n")
+    text = SETUP + doc_a + opted_out("b")
+    assert states(lint(tmp_path, text)) == [
+        ("EGL101", "istio-egress/a", "whole document"),
+        ("EGL101", "istio-egress/b", None),
+    ]
+    on_marker = opted_out("a").replace("---\n", "--- # egresslint: ignore EGL101 -- marker\n")
+    assert states(lint(tmp_path, SETUP + on_marker))[0][2] == "marker"
+
+
+def test_comment_without_reason(tmp_path: Path) -> None:
+    text = SETUP + opted_out("a", label_comment="  # egresslint: ignore EGL101")
+    found = lint(tmp_path, text)
+    assert [(f.rule_id, f.suppressed) for f in found] == [("EGL101", None), ("EGL004", None)]
+    assert found[1].span.line == found[0].span.line
+    assert "has no reason" in found[1].message
+
+
+def test_no_inline_suppressions_ignores_everything(tmp_path: Path) -> None:
+    ann = '  annotations:\n    egresslint.io/ignore: "EGL101=ok"\n'
+    text = (
+        SETUP + opted_out("a", ann) + opted_out("b", label_comment="  # egresslint: ignore EGL101")
+    )
+    assert states(lint(tmp_path, text, inline=False)) == [
+        ("EGL101", "istio-egress/a", None),
+        ("EGL101", "istio-egress/b", None),
+    ]
+
+
+def test_parse_comment() -> None:
+    assert suppress.parse_comment(" EGL101, EGL204 -- a -- b") == (["EGL101", "EGL204"], "a -- b")
+    assert suppress.parse_comment(" EGL101  # expect: EGL004") == (["EGL101"], "")
+    assert suppress.parse_comment(" -- reason") == ([], "reason")
+
+
+def test_cli_exit_code_summary_and_sarif(tmp_path: Path, monkeypatch: object) -> None:
+    text = SETUP + opted_out("a", label_comment="  # egresslint: ignore EGL101 -- approved")
+    (tmp_path / "egress.yaml").write_text(text, encoding="utf-8")
+    runner = CliRunner()
+    with runner.isolated_filesystem(temp_dir=tmp_path):
+        path = str(tmp_path / "egress.yaml")
+        out = runner.invoke(cli, ["check", "--select", "EGL101", path])
+        assert out.exit_code == 0, out.output
+        assert "1 suppressed" in out.stdout and "(suppressed: approved)" in out.stdout
+        sarif = runner.invoke(cli, ["check", "--select", "EGL101", "-f", "sarif", path])
+        results = json.loads(sarif.stdout)["runs"][0]["results"]
+        assert results[0]["suppressions"] == [{"kind": "inSource", "justification": "approved"}]
+        strict = runner.invoke(
+            cli, ["check", "--select", "EGL101", "--no-inline-suppressions", path]
+        )
+        assert strict.exit_code == 1
