@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
+from .hostindex import HostIndex
 from .model import Resource, as_list, as_map, enumerate_maps
-from .selectors import fqdn, host_matches, selector_matches
+from .selectors import fqdn, selector_matches
 
 if TYPE_CHECKING:
     from .loader import ValuesDoc
@@ -110,6 +111,7 @@ class MeshGraph:
         self._by_key: dict[tuple[str, str, str], Resource] = {}
         self._hosts: dict[str, list[Resource]] = defaultdict(list)
         self._wildcards: list[tuple[str, Resource]] = []
+        self._host_index: HostIndex[Resource] = HostIndex()  # suffix lookups, not pair scans
         self._workloads: dict[str, list[Workload]] = defaultdict(list)
         self._netpols: dict[str, list[Resource]] = defaultdict(list)
         self._by_ns_kind: dict[tuple[str, str], list[Resource]] = defaultdict(list)
@@ -127,8 +129,10 @@ class MeshGraph:
             for host in self.se_hosts(res):
                 if host.startswith("*"):
                     self._wildcards.append((host, res))
+                    self._host_index.add_wildcard(host, res)
                 else:
                     self._hosts[host].append(res)
+                    self._host_index.add_concrete(host, res)
         elif res.kind == "NetworkPolicy":
             self._netpols[res.namespace].append(res)
         elif res.kind in WORKLOAD_KINDS:
@@ -297,9 +301,9 @@ class MeshGraph:
         """ServiceEntries whose hosts cover ``host`` (exactly or by wildcard)."""
         name = fqdn(host, namespace)
         found = list(self._hosts.get(name, []))
-        found += [se for pattern, se in self._wildcards if host_matches(pattern, name)]
+        found += self._host_index.wildcards_covering(name)
         if name.startswith("*"):
-            found += [se for h, ses in self._hosts.items() if host_matches(name, h) for se in ses]
+            found += self._host_index.concrete_under(name)
         return list(dict.fromkeys(found))
 
     def service_entries_for(self, res: Resource) -> list[Resource]:
