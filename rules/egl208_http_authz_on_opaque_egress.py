@@ -54,8 +54,8 @@ def _opaque_ses(graph: MeshGraph, target: Resource) -> list[Resource]:
 
 def _verdict(ap: Resource) -> str:
     if istio.action(ap) == "DENY":
-        return "a DENY rule with HTTP-only fields denies all of this traffic"
-    return "the rule never matches, so every call it should allow is denied"
+        return "a DENY rule with HTTP-only fields denies all of it"
+    return "the rule never matches and every call it should allow is denied"
 
 
 def _target_text(target: Resource, ses: list[Resource]) -> str:
@@ -81,7 +81,7 @@ def _check_policy(graph: MeshGraph, ap: Resource) -> Iterator[Finding]:
                 ap,
                 path,
                 f"{ap.ref} matches on HTTP attribute '{name}' for {_target_text(target, ses)}: "
-                f"the waypoint sees this traffic as opaque TLS/TCP, so {_verdict(ap)}. Send plain "
+                f"the waypoint sees this traffic as opaque TLS/TCP: {_verdict(ap)}. Send plain "
                 "HTTP to an HTTP port with 'targetPort: 443' and a DestinationRule "
                 "'tls.mode: SIMPLE', or match the server name with 'when: connection.sni'.",
                 rel,
