@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,14 +87,21 @@ def read_input(item: Input, default_ns: str) -> loader.ParsedFile:
     return loader.parse_bytes(data, source, default_ns)
 
 
-def load(options: Options) -> tuple[list[loader.ParsedFile], list[Skipped]]:
+def load(
+    options: Options, progress: Callable[[int, int], None] | None = None
+) -> tuple[list[loader.ParsedFile], list[Skipped]]:
+    """Read every input; ``progress(done, total)`` is called after each file when given."""
     parsed, skipped = [], []
     base = options.base_dir or os.getcwd()
-    for item in discover(options.paths, options.excludes, base):
+    items = list(discover(options.paths, options.excludes, base))
+    total = sum(1 for item in items if not isinstance(item, Skipped))
+    for item in items:
         if isinstance(item, Skipped):
             skipped.append(item)
         else:
             parsed.append(read_input(item, options.default_namespace))
+            if progress is not None:
+                progress(len(parsed), total)
     return parsed, skipped
 
 
@@ -114,9 +121,9 @@ def run_rules(
     return findings, errors
 
 
-def run(options: Options) -> RunResult:
+def run(options: Options, progress: Callable[[int, int], None] | None = None) -> RunResult:
     rules = enabled_rules(options)
-    parsed, skipped = load(options)
+    parsed, skipped = load(options, progress)
     resources: list[Resource] = [r for p in parsed for r in p.resources]
     graph = MeshGraph(resources, options.mode, [v for p in parsed for v in p.values])
     ctx = Context(graph, parse_version(options.istio_version))
