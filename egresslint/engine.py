@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import loader, suppress
+from . import loader, modes, suppress
 from .files import STDIN, Input, Skipped, discover
 from .graph import MeshGraph
 from .model import Finding, Resource, SourceFile
@@ -160,10 +160,10 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
 
 def _notes(graph: MeshGraph, resources: list[Resource]) -> list[str]:
     notes = []
-    if graph.of_kind("ServiceEntry") and not graph.waypoints() and not graph.mode_override:
+    if modes.mode_unknown(graph):
         notes.append(
-            "No waypoint or egress Gateway found and no --mode given: rules that depend on "
-            "the egress mode were skipped."
+            "No waypoint or egress Gateway found for the ServiceEntries bound to one, and no "
+            "--mode given: rules that depend on the egress mode were skipped for them."
         )
     return notes
 
