@@ -137,6 +137,21 @@ def tls_blocks(dr: Resource) -> Iterator[tuple[Mapping[str, Any], tuple[Any, ...
         yield from _policy_tls(subset.get("trafficPolicy"), ("spec", "subsets", s, "trafficPolicy"))
 
 
+def mode_unknown(graph: MeshGraph) -> bool:
+    """Whether some ServiceEntry is bound to a waypoint whose mode cannot be told.
+
+    True when no ``--mode`` is given, the repository holds no waypoint, and at least one
+    ServiceEntry (or its namespace) names a waypoint: mode-dependent rules then stay silent.
+    """
+    if graph.mode_override or graph.waypoints():
+        return False
+    for se in graph.of_kind("ServiceEntry"):
+        b = graph.binding(se)
+        if b is not None and not b.opted_out and graph.waypoint_of(se) is None:
+            return True
+    return False
+
+
 __all__ = [
     "AGENTGATEWAY_WAYPOINTS",
     "ISTIO_WAYPOINT",
