@@ -42,8 +42,14 @@ AUTOALLOCATE = "networking.istio.io/enable-autoallocate-ip"
 def _no_vip(se: Resource) -> tuple[str, Path] | None:
     res = istio.resolution(se)
     if res == "NONE":
-        where: Path = ("spec", "resolution") if "resolution" in se.spec else ("spec",)
-        return "has resolution NONE (the default), which gets no auto-allocated address", where
+        if "resolution" in se.spec:
+            return "has resolution NONE, which gets no auto-allocated address", (
+                "spec",
+                "resolution",
+            )
+        return "has no resolution (NONE by default), which gets no auto-allocated address", (
+            "spec",
+        )
     if res != "DYNAMIC_DNS":
         for i, host in enumerate(as_list(se.spec.get("hosts"))):
             if isinstance(host, str) and host.startswith("*"):
