@@ -10,6 +10,7 @@ import click
 
 from . import __version__, baseline, config, context, engine, ruledocs
 from .graph import MODES
+from .progress import for_stderr
 from .registry import all_rules, find
 from .reporters import FORMATS, render
 from .rule import TAGS
@@ -149,7 +150,7 @@ def check(
     eff = _effective({**kw, "fail_on": fail_on})
     options = _options(paths, kw, eff)
     reported = context.plan(options, list(kw["context"]))
-    result = engine.run(options)
+    result = engine.run(options, progress=for_stderr())
     if result.files == 0:
         _fail("nothing to lint: no *.yaml or *.yml files found in " + ", ".join(options.paths))
     context.restrict(result, reported)

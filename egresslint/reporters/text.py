@@ -40,7 +40,11 @@ def render(run: RunResult, color: bool = False) -> str:
     names = {r.id: r.name for r in run.rules}
     tags = {r.id: r.tag for r in run.rules}
     out: list[str] = []
+    previous = None
     for f in run.findings:
+        if previous is not None and f.file.path != previous:
+            out.append("")  # findings are grouped by file, a blank line between files
+        previous = f.file.path
         out.append(_line(f, names, color))
         out.extend(_snippet(f))
         for rel in f.related:
