@@ -13,10 +13,11 @@ namespaces. Without either, any pod can reach any unregistered host.
 ztunnel-native egress (a `solo-ztunnel-egress` Gateway or `--mode solo-ztunnel-egress`), or
 routes egress through waypoints with no egress NetworkPolicy at all, and
 
-- a ztunnel Helm values document (recognised by its content) has no `egressPolicies`, or one
-  that denies nothing (empty, no `Deny` entry, or a catch-all `Passthrough` first); or
-- there is no ztunnel values document, and the repository has a `solo-ztunnel-egress` Gateway
-  (reported there).
+- a ztunnel Helm values document (recognised by its content) has `egressPolicies` that deny
+  nothing (empty, no `Deny` entry, or a catch-all `Passthrough` first); or
+- there is no egress NetworkPolicy in the repository (the other backstop) and a ztunnel values
+  document has no `egressPolicies`, or there is no ztunnel values document and the repository
+  has a `solo-ztunnel-egress` Gateway (reported there).
 
 **How to fix.** Add an `egressPolicies` entry with `policy: Deny` for unregistered
 destinations (e.g. `matchCidrs: [0.0.0.0/0]`), or lock application namespaces down with an
@@ -71,6 +72,8 @@ def _values_findings(graph: MeshGraph, reason: str) -> Iterator[Finding]:
         doc = zt.doc
         value = zt.get("egressPolicies")
         if value is None:
+            if _has_egress_netpol(graph):
+                continue
             path = zt.base or next(iter(doc.body), ())
             path = path if isinstance(path, tuple) else (path,)
             what = "sets no egressPolicies"
@@ -99,7 +102,7 @@ def check(ctx: Context) -> Iterator[Finding]:
         yield from _values_findings(graph, reason)
         return
     gateways = modes.gateways_of_class(graph, ZTUNNEL_EGRESS)
-    if gateways:
+    if gateways and not _has_egress_netpol(graph):
         gw = gateways[0]
         yield RULE.at(
             gw,
