@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import loader, modes, suppress
+from . import loader, modes, parallel, suppress
 from .files import STDIN, Input, Skipped, discover
 from .graph import MeshGraph
 from .model import Finding, Resource, SourceFile
@@ -40,6 +40,7 @@ class Options:
     base_dir: str | None = None
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # rule id -> configured params
     inline_suppressions: bool = True
+    cache: bool = True  # the parse cache in the user cache folder (--no-cache)
 
 
 @dataclass
@@ -91,17 +92,14 @@ def load(
     options: Options, progress: Callable[[int, int], None] | None = None
 ) -> tuple[list[loader.ParsedFile], list[Skipped]]:
     """Read every input; ``progress(done, total)`` is called after each file when given."""
-    parsed, skipped = [], []
     base = options.base_dir or os.getcwd()
     items = list(discover(options.paths, options.excludes, base))
-    total = sum(1 for item in items if not isinstance(item, Skipped))
-    for item in items:
-        if isinstance(item, Skipped):
-            skipped.append(item)
-        else:
-            parsed.append(read_input(item, options.default_namespace))
-            if progress is not None:
-                progress(len(parsed), total)
+    skipped = [item for item in items if isinstance(item, Skipped)]
+    inputs = [item for item in items if isinstance(item, Input)]
+    # cache, parallel parse and garbage-collector handling live in parallel.py
+    parsed = parallel.parse_inputs(
+        inputs, options.default_namespace, options.cache, progress=progress
+    )
     return parsed, skipped
 
 

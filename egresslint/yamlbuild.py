@@ -94,7 +94,7 @@ class Builder:
         else:
             raise _unsupported(node)
         self._built[id(node)] = (value, size)
-        self._grow(1, node)
+        self._size += 1  # growth without aliases is bounded by the text; aliases are checked
         return value, size
 
     def _grow(self, size: int, node: Node) -> None:
@@ -115,15 +115,23 @@ class Builder:
         size = 1
         merges: list[Node] = []
         for key_node, value_node in node.value:
-            if key_node.tag == MERGE:
+            if key_node.__class__ is ScalarNode and key_node.tag == STR:
+                key = key_node.value  # the common case, inlined
+                self._size += 1
+            elif key_node.tag == MERGE:
                 merges.append(value_node)
                 continue
-            key, _ = self._node(key_node, depth + 1)
-            key = _hashable(key, key_node)
+            else:
+                key = _hashable(self._node(key_node, depth + 1)[0], key_node)
             if key in pos:
                 self.duplicates.append((key, key_node.start_mark.line, key_node.start_mark.column))
-            value, vsize = self._node(value_node, depth + 1)
-            size += vsize
+            if value_node.__class__ is ScalarNode and value_node.tag == STR:
+                value = value_node.value
+                self._size += 1
+                size += 1
+            else:
+                value, vsize = self._node(value_node, depth + 1)
+                size += vsize
             data[key] = value
             ks, ke, vs, ve = (
                 key_node.start_mark,
