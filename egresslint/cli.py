@@ -122,6 +122,12 @@ def cli() -> None:
     "[tool.egresslint], in this folder or above).",
 )
 @click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Do not read or write the parse cache ($XDG_CACHE_HOME/egresslint, else "
+    "~/.cache/egresslint).",
+)
+@click.option(
     "--no-inline-suppressions",
     is_flag=True,
     help="Ignore every suppression comment and egresslint.io/ignore annotation.",
@@ -181,6 +187,7 @@ def _options(
             _fail(f"no such file or folder: {path}")
     options = (eff or _effective(kw)).options(list(paths) or ["."])
     options.inline_suppressions = not kw.get("no_inline_suppressions")
+    options.cache = not kw.get("no_cache")
     if paths:
         options.paths = context.drop_excluded(options.paths, options.excludes, os.getcwd())
         if not options.paths:
