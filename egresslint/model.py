@@ -196,8 +196,9 @@ class Finding:
 
     @property
     def identity(self) -> str:
-        """Stable across line moves: rule, file, resource and field path."""
-        res = self.resource.ref if self.resource else f"document@{self.span.line}"
+        """Stable across line moves: rule, file, resource and field path (the message stands
+        in for them when there is no resource, as for a YAML syntax error)."""
+        res = self.resource.ref if self.resource else f"document: {self.message}"
         field_path = ".".join(str(p) for p in self.path)
         return f"{self.rule_id}|{self.file.path}|{res}|{field_path}"
 
