@@ -210,16 +210,23 @@ def _yaml_error(source: SourceFile, exc: yaml.YAMLError) -> Finding:
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     context = getattr(exc, "context", None)
     detail = f"{context}: {problem}" if context else str(problem)
-    template = _TEMPLATE.search(source.text)
-    if template:
-        line = source.text.count("\n", 0, template.start()) + 1
-        col = template.start() - source.text.rfind("\n", 0, template.start())
-        message = (
-            f"Cannot parse YAML ({detail}); the file contains Helm/Go template markup "
-            "('{{ ... }}'). Render it first, e.g. 'helm template ... | egresslint check -'."
-        )
-    else:
-        message = f"Cannot parse YAML: {detail}."
+    hinted = _template_error(source, f"Cannot parse YAML ({detail})")
+    return hinted or _error(source, f"Cannot parse YAML: {detail}.", line, col)
+
+
+def _template_error(
+    source: SourceFile, what: str, start: int = 0, end: int | None = None
+) -> Finding | None:
+    """An EGL001 at the first Helm/Go template markup of the text range, if it has any."""
+    template = _TEMPLATE.search(source.text, start, len(source.text) if end is None else end)
+    if template is None:
+        return None
+    line = source.text.count("\n", 0, template.start()) + 1
+    col = template.start() - source.text.rfind("\n", 0, template.start())
+    message = (
+        f"{what}; the file contains Helm/Go template markup ('{{{{ ... }}}}'). Render it "
+        "first, e.g. 'helm template ... | egresslint check -'."
+    )
     return _error(source, message, line, col)
 
 
@@ -318,9 +325,9 @@ def _document(parsed: ParsedFile, builder: Builder, node: Any, default_ns: str) 
     try:
         doc = builder.document(node)
     except Unlintable as exc:
-        parsed.findings.append(
-            _error(source, f"Cannot lint document {index + 1}: {exc}.", exc.line)
-        )
+        what = f"Cannot lint document {index + 1}: {exc}"
+        hinted = _template_error(source, what, node.start_mark.index, node.end_mark.index)
+        parsed.findings.append(hinted or _error(source, f"{what}.", exc.line))
         doc = None
     for key, line, col in builder.duplicates:
         parsed.findings.append(
