@@ -1,0 +1,199 @@
+"""Loader, parse cache and parallel parsing: same results on every path, robust cache."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+import yaml
+
+from egresslint import cache, fastschema, loader, parallel, schema
+from egresslint.files import Input
+from egresslint.model import PosDict, PosList, SourceFile
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "examples"
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+    return folder
+
+
+def _inputs(folder: Path) -> list[Input]:
+    return [Input(str(p), p.name) for p in sorted(folder.rglob("*.yaml"))]
+
+
+def _summary(parsed: list[loader.ParsedFile]) -> list[object]:
+    out: list[object] = []
+    for p in parsed:
+        out.append((p.source.path, p.documents, len(p.source.text)))
+        out += [(r.key, r.body, r.body.pos, r.body.span) for r in p.resources]
+        out += [(f.rule_id, f.span, f.message) for f in p.findings]
+    return out
+
+
+def _corpus(tmp_path: Path, files: int = 40) -> Path:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for i in range(files):
+        docs = [
+            f"apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata:\n"
+            f"  name: se-{i}-{j}\n  namespace: ns{i % 3}\n  labels: &l {{app: a{j}}}\n"
+            f"spec:\n  hosts: [h{j}.example.com]\n  ports: [{{number: 443, name: tls, protocol: TLS}}]\n"
+            for j in range(30)
+        ]
+        (folder / f"f{i:03}.yaml").write_text("---\n".join(docs))
+    (folder / "bad.yaml").write_text("a: [1, 2\n")
+    return folder
+
+
+def test_parallel_cached_and_serial_parse_agree(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _corpus(tmp_path)
+    items = _inputs(folder)
+    serial = parallel.parse_inputs(items, "default", use_cache=False, workers=1)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+    forked = parallel.parse_inputs(items, "default", use_cache=False, workers=2)
+    cold = parallel.parse_inputs(items, "default", use_cache=True, workers=2)
+    warm = parallel.parse_inputs(items, "default", use_cache=True, workers=2)
+    assert _summary(serial) == _summary(forked) == _summary(cold) == _summary(warm)
+    assert [p.source.path for p in warm] == [i.shown for i in items]
+    assert isinstance(warm[1].resources[0].body, PosDict)
+    assert warm[1].resources[0].file is warm[1].source
+
+
+def test_cache_is_keyed_by_content_and_namespace(tmp_path: Path) -> None:
+    assert cache.key(b"a", "default") == cache.key(b"a", "default")
+    assert cache.key(b"a", "default") != cache.key(b"b", "default")
+    assert cache.key(b"a", "default") != cache.key(b"a", "other")
+
+
+def test_corrupted_and_truncated_cache_entries_are_reparsed(
+    tmp_path: Path, _private_cache: Path
+) -> None:
+    folder = _corpus(tmp_path, files=3)
+    items = _inputs(folder)
+    first = parallel.parse_inputs(items, "default", use_cache=True, workers=1)
+    entries = [p for p in _private_cache.rglob("*") if p.is_file()]
+    assert len(entries) == len(items)
+    for i, entry in enumerate(entries):
+        data = entry.read_bytes()
+        entry.write_bytes([b"", b"garbage", data[: len(data) // 2], pickle.dumps(42)][i % 4])
+    again = parallel.parse_inputs(items, "default", use_cache=True, workers=1)
+    assert _summary(first) == _summary(again)
+
+
+def test_unwritable_cache_folder_is_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "file-not-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    parsed = parallel.parse_inputs(_inputs(EXAMPLES), "default", use_cache=True)
+    assert sum(len(p.resources) for p in parsed) > 0
+
+
+def test_concurrent_writers_leave_whole_entries(tmp_path: Path) -> None:
+    store = cache.ParseCache.open()
+    assert store is not None
+    for blob in (b"first" * 1000, b"second" * 1000):
+        store.put("ab" + "0" * 38, blob)
+    assert store.get("ab" + "0" * 38) == b"second" * 1000
+    leftovers = [p for p in store.root.rglob(".tmp-*")]
+    assert not leftovers
+
+
+def test_positions_survive_pickling() -> None:
+    src = SourceFile("x.yaml")
+    parsed = loader.parse_text("a:\n  b: [1, {c: d}]\n", src)
+    assert not parsed.findings
+    doc = pickle.loads(pickle.dumps(parsed))
+    assert doc.source.path == "x.yaml"
+    text = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: n\n  labels: {a: b}\n"
+    res = loader.parse_text(text, SourceFile("n.yaml")).resources[0]
+    back = pickle.loads(pickle.dumps(res.body))
+    assert back == res.body and back.pos == res.body.pos and back.span == res.body.span
+    labels = back["metadata"]["labels"]
+    assert (
+        isinstance(labels, PosDict) and labels.pos["a"] == res.body["metadata"]["labels"].pos["a"]
+    )
+
+
+def test_builder_matches_pyyaml_values() -> None:
+    text = (
+        "a: 1\nb: 0x1F\nc: 1_000\nd: 1:30\ne: yes\nf: ~\ng: 1.5\nh: .inf\ni: 2024-01-01\n"
+        "j: !!str 8080\nk: [a, {x: y}]\nbase: &b {p: 1, q: 2}\nm:\n  <<: *b\n  q: 3\n"
+        "n: !!binary aGVsbG8=\no: '007'\np: -12\nq: +5\nr: 0o17\n"
+    )
+    mine = loader.parse_text(text, SourceFile("v.yaml"))
+    assert not mine.findings
+    theirs = yaml.safe_load(text)
+    doc = mine.values[0].body
+    for key in "abcdefgjkopqr":
+        assert doc[key] == theirs[key], key
+    assert doc["i"] == "2024-01-01"  # timestamps stay text
+    assert doc["m"] == {"p": 1, "q": 3}
+    assert isinstance(doc["k"], PosList) and doc["k"].pos[1].line == 11
+
+
+def test_alias_sharing_is_bounded_not_copied() -> None:
+    text = "a: &a [x, y]\nb: [*a, *a, *a]\n"
+    doc = loader.parse_text(text, SourceFile("s.yaml")).values[0].body
+    assert doc["b"][0] is doc["a"]
+
+
+def test_merge_of_a_scalar_is_a_finding() -> None:
+    parsed = loader.parse_text("a: 1\nb:\n  <<: 5\n", SourceFile("m.yaml"))
+    assert [f.rule_id for f in parsed.findings] == ["EGL001"]
+    assert "merge key" in parsed.findings[0].message
+
+
+def test_recursive_alias_is_a_finding() -> None:
+    parsed = loader.parse_text("a: &a [*a]\n", SourceFile("r.yaml"))
+    assert [f.rule_id for f in parsed.findings] == ["EGL001"]
+
+
+@pytest.mark.parametrize(
+    "schema_doc,good,bad",
+    [
+        ({"type": "integer"}, [1, 2.0], [True, "1", 1.5]),
+        ({"enum": [1, "a"]}, [1, "a"], [True, "b"]),
+        (
+            {"oneOf": [{"required": ["a"]}, {"required": ["b"]}]},
+            [{"a": 1}, {"b": 1}],
+            [{}, {"a": 1, "b": 1}],
+        ),
+        ({"not": {"required": ["a"]}}, [{}], [{"a": 1}]),
+        (
+            {"properties": {"a": {"type": "string"}}, "additionalProperties": False},
+            [{"a": "x"}],
+            [{"b": 1}, {"a": 1}],
+        ),
+        ({"type": "string", "pattern": "^x", "maxLength": 2}, ["x", "xy"], ["y", "xyz"]),
+        ({"if": {}}, [], [1, "a"]),  # unknown keyword: never "certainly valid"
+    ],
+)
+def test_fast_schema_agrees_with_jsonschema(
+    schema_doc: dict[str, object], good: list[object], bad: list[object]
+) -> None:
+    import jsonschema
+
+    check = fastschema.compile_schema(schema_doc)
+    validator = jsonschema.Draft202012Validator(schema_doc)
+    for value in good:
+        assert check(value) and validator.is_valid(value), value
+    for value in bad:
+        assert not check(value), value
+
+
+def test_fast_schema_never_hides_an_error() -> None:
+    """On every example resource, the quick check says valid only when jsonschema agrees."""
+    parsed = parallel.parse_inputs(_inputs(EXAMPLES), "default", use_cache=False)
+    for res in (r for p in parsed for r in p.resources):
+        name = schema._index().get(schema.schema_key(res.api_version, res.kind))
+        if name is not None and schema._quick(name)(res.body):
+            assert schema._validator(name).is_valid(res.body), res.ref
