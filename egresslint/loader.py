@@ -25,6 +25,7 @@ DUPLICATE_KEY = "EGL002"
 
 MAX_EXPANDED_NODES = 200_000  # after alias expansion; real manifests stay far below
 MAX_DEPTH = 200
+MAX_FALLBACK_CHARS = 1_000_000  # pure-Python re-parse of files libyaml rejects
 MAX_COMPOSE_DEPTH = 5_000  # libyaml's composer recursion stays safe below this
 
 CLUSTER_SCOPED = frozenset(
@@ -304,19 +305,32 @@ def parse_text(text: str, source: SourceFile, default_ns: str = "default") -> Pa
         )
         parsed.findings.append(_error(source, message, deep[0]))
         return parsed
-    loader = yaml.CSafeLoader(text)
+    failed = _stream(parsed, yaml.CSafeLoader(text), default_ns)
+    if failed and len(text) <= MAX_FALLBACK_CHARS:
+        # libyaml rejects some valid YAML that PyYAML's own parser reads (for example
+        # '[001:db8::]' in a flow sequence); a file the C parser refuses gets a second try
+        retry = ParsedFile(source)
+        if not _stream(retry, yaml.SafeLoader(text), default_ns):
+            return retry
+    return parsed
+
+
+def _stream(parsed: ParsedFile, loader: Any, default_ns: str) -> bool:
+    """Parse every document into ``parsed``; True when the stream stopped on an error."""
+    source = parsed.source
     builder = Builder(loader, MAX_EXPANDED_NODES, MAX_DEPTH)
     try:
         while loader.check_node():
-            node = loader.get_node()
-            _document(parsed, builder, node, default_ns)
+            _document(parsed, builder, loader.get_node(), default_ns)
     except yaml.YAMLError as exc:
         parsed.findings.append(_yaml_error(source, exc))
+        return True
     except (RecursionError, MemoryError):
         parsed.findings.append(_error(source, "Cannot parse YAML: structure too deep or large."))
+        return True
     finally:
         loader.dispose()
-    return parsed
+    return False
 
 
 def _document(parsed: ParsedFile, builder: Builder, node: Any, default_ns: str) -> None:
