@@ -147,8 +147,7 @@ def cli() -> None:
     multiple=True,
     type=click.Path(exists=True),
     help="Also load the files under PATH to resolve references, but report only findings in "
-    "the given PATHs. Default when only files are given: the git top-level (or this folder). "
-    "Repeatable.",
+    "the given PATHs (what the pre-commit hook does with --context .). Repeatable.",
 )
 def check(
     paths: tuple[str, ...], fmt: str, output: str | None, fail_on: str | None, **kw: Any

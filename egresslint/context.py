@@ -1,33 +1,16 @@
 """Lint some files against the whole manifest tree (what the pre-commit hook needs).
 
-When files are given, the files of the context folders (``--context``; by default the git
-top-level, or the working folder outside git) are loaded too, so references resolve against
-the unchanged files; only findings located in the given files are reported.
+With ``--context PATH`` the files of the context folders are loaded too, so references
+resolve against the unchanged files; only findings located in the given paths are reported.
+Nothing outside the given paths is read unless asked for this way.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 
 from .engine import Options, RunResult
 from .files import STDIN, display_path, excluded
-
-
-def git_toplevel(cwd: str) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    top = done.stdout.strip()
-    return top if done.returncode == 0 and top else None
 
 
 def drop_excluded(paths: list[str], excludes: list[str], base: str) -> list[str]:
@@ -42,13 +25,10 @@ def drop_excluded(paths: list[str], excludes: list[str], base: str) -> list[str]
 def plan(options: Options, context: list[str]) -> set[str] | None:
     """Add the context folders to ``options.paths``; return the shown paths whose findings
     are reported, or None to report everything."""
-    given = options.paths
-    files_only = bool(given) and all(p != STDIN and os.path.isfile(p) for p in given)
-    if not context and not files_only:
-        return None
-    base = options.base_dir or os.getcwd()
     if not context:
-        context = [git_toplevel(base) or base]
+        return None
+    given = options.paths
+    base = options.base_dir or os.getcwd()
     reported = {"<stdin>" if p == STDIN else display_path(p, base) for p in given}
     options.paths = [*given, *(c for c in context if c not in given)]
     return reported
