@@ -212,3 +212,73 @@ def open_external_ports(graph: MeshGraph, namespace: str, labels: Mapping[str, s
     """External TCP ports pods with ``labels`` may reach directly (no lock-down in place)."""
     policies = graph.network_policies_for(namespace, labels)
     return [p for p in EXTERNAL_PORTS if netpol.external_egress(policies, p).allowed]
+
+
+# ---- bindings that do not take effect -----------------------------------------------------
+@dataclass(frozen=True)
+class BindingProblem:
+    """Why a ServiceEntry's (or Service's) waypoint binding does not take effect.
+
+    ``what`` completes a sentence about the resource ("is bound to no waypoint"); ``owner`` is the
+    object carrying the label (None when there is none), ``path`` the label on it, and ``gateway``
+    the waypoint that refuses the binding when it is in the repository.
+    """
+
+    what: str
+    owner: Resource | None
+    path: Path
+    gateway: Resource | None = None
+
+
+def _refused(graph: MeshGraph, gw: Resource, home: str) -> str | None:
+    """Why a waypoint certainly refuses a binding from ``home`` (admission or traffic type)."""
+    if gw.namespace != home and admits(graph, gw, home) is False:
+        adm = admission(graph, gw)
+        if adm.known and istio_managed(graph, gw):
+            return (
+                f"is refused by waypoint {gw.ref}, whose HBONE listener does not admit namespace "
+                f"'{home}' (allowedRoutes; AttachmentDenied)"
+            )
+    kind = graph.waypoint_for(gw)
+    if kind in ("workload", "none"):
+        return (
+            f"is refused by waypoint {gw.ref}, which takes only '{kind}' traffic "
+            "(istio.io/waypoint-for; UnsupportedTrafficType)"
+        )
+    return None
+
+
+def binding_problem(graph: MeshGraph, res: Resource) -> BindingProblem | None:
+    """Why ``res`` certainly has no effective waypoint, or None when it has one (or it cannot
+    be told, as for a waypoint that lives outside a repository holding no waypoints)."""
+    b = graph.binding(res)
+    if b is None:
+        return BindingProblem("is bound to no waypoint (no istio.io/use-waypoint label)", None, ())
+    if b.opted_out:
+        return BindingProblem(
+            "opts out of its waypoint (istio.io/use-waypoint: none)", b.owner, b.label_path
+        )
+    gw = graph.get("Gateway", b.namespace, b.name)
+    if gw is None:
+        if not graph.waypoints():
+            return None
+        return BindingProblem(
+            f"names waypoint '{b.name}', which does not exist in namespace '{b.namespace}' "
+            "(WaypointIsNotReady)",
+            b.owner,
+            b.label_path,
+        )
+    why = _refused(graph, gw, res.namespace)
+    if why is None:
+        return None
+    return BindingProblem(why, b.owner, b.label_path, gw)
+
+
+def service_waypoints_admitting(graph: MeshGraph, namespace: str) -> list[Resource]:
+    """Waypoints a ServiceEntry in ``namespace`` could bind to and be accepted by."""
+    return [
+        gw
+        for gw in graph.waypoints()
+        if graph.waypoint_for(gw) in ("service", "all")
+        and (gw.namespace == namespace or admits(graph, gw, namespace) is True)
+    ]

@@ -16,7 +16,10 @@ skipped.
 **How to fix.** Label the ServiceEntry (or its namespace) with
 `istio.io/use-waypoint: <gateway-name>`, plus `istio.io/use-waypoint-namespace: <ns>` when the
 waypoint lives in another namespace. Remove a `none` opt-out unless the host is meant to bypass
-egress control.
+egress control. A waypoint in another namespace accepts the binding only when its HBONE listener
+admits the ServiceEntry's namespace (`allowedRoutes.namespaces.from`, default `Same`, see
+EGL103): the message suggests only waypoints that do, and otherwise proposes moving the
+ServiceEntry into the waypoint's namespace or opening the listener (`from: All`, or `Selector`).
 
 Holds since Istio 1.22 (label-based binding); egress through waypoints is GA since 1.24.
 Sources: istio.io "Configure waypoint proxies" (require-waypoint); istio.io "Egress gateways"
@@ -25,8 +28,9 @@ Sources: istio.io "Configure waypoint proxies" (require-waypoint); istio.io "Egr
 
 from collections.abc import Iterator
 
+from egresslint import bypass
 from egresslint.graph import USE_WAYPOINT, MeshGraph
-from egresslint.model import Finding, Resource
+from egresslint.model import Finding, Related, Resource
 from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
@@ -42,12 +46,56 @@ RULE = Rule(
 _LABEL = ("metadata", "labels", USE_WAYPOINT)
 
 
-def _suggestion(graph: MeshGraph) -> str:
-    names = sorted({f"{gw.namespace}/{gw.name}" for gw in graph.waypoints()})
-    if len(names) == 1:
-        ns, name = names[0].split("/")
-        return f"istio.io/use-waypoint: {name} (and istio.io/use-waypoint-namespace: {ns})"
-    return "istio.io/use-waypoint: <waypoint> (and istio.io/use-waypoint-namespace when it lives elsewhere)"
+def _label_text(se: Resource, gw: Resource) -> str:
+    if gw.namespace == se.namespace:
+        return f"istio.io/use-waypoint: {gw.name}"
+    return f"istio.io/use-waypoint: {gw.name} and istio.io/use-waypoint-namespace: {gw.namespace}"
+
+
+def _advice(se: Resource, graph: MeshGraph) -> tuple[str, list[Related]]:
+    """How to bind the ServiceEntry: only to waypoints that would accept it."""
+    admitting = bypass.service_waypoints_admitting(graph, se.namespace)
+    if len(admitting) == 1:
+        return (
+            f"Add the label {_label_text(se, admitting[0])} to the ServiceEntry or its namespace.",
+            [],
+        )
+    if admitting:
+        names = ", ".join(sorted(g.ref.split(" ", 1)[1] for g in admitting))
+        return (
+            f"Bind it to one of the waypoints that admit namespace '{se.namespace}' ({names}) "
+            "with istio.io/use-waypoint (and istio.io/use-waypoint-namespace when it lives "
+            "elsewhere) on the ServiceEntry or its namespace.",
+            [],
+        )
+    others = [g for g in graph.waypoints() if graph.waypoint_for(g) in ("service", "all")]
+    if not others:
+        return (
+            "Add the label istio.io/use-waypoint: <waypoint> (and istio.io/use-waypoint-namespace "
+            "when it lives elsewhere) to the ServiceEntry or its namespace.",
+            [],
+        )
+    gw = sorted(others, key=lambda g: g.ref)[0]
+    adm = bypass.admission(graph, gw)
+    home = graph.namespace(gw.namespace)
+    if home is not None and home.labels.get(USE_WAYPOINT) == gw.name:
+        move = f"(its namespace label binds it to {gw.name})"
+    else:
+        move = f"and label it istio.io/use-waypoint: {gw.name}"
+    return (
+        f"No waypoint admits namespace '{se.namespace}' (waypoint {gw.ref} accepts bindings "
+        f"only from {_admitted(adm, gw)}): move the ServiceEntry into namespace '{gw.namespace}' "
+        f"{move}, or open the waypoint's HBONE listener "
+        f"(allowedRoutes.namespaces.from: All, or Selector matching namespace '{se.namespace}') "
+        f"and add the labels {_label_text(se, gw)}.",
+        [related(gw, adm.path(), "does not admit the ServiceEntry's namespace")],
+    )
+
+
+def _admitted(adm: bypass.Admission, gw: Resource) -> str:
+    if adm.from_ == "Selector":
+        return "namespaces matching its allowedRoutes selector"
+    return f"its own namespace '{gw.namespace}'"
 
 
 def _hosts(se: Resource, graph: MeshGraph) -> str:
@@ -58,13 +106,13 @@ def _unbound(se: Resource, graph: MeshGraph) -> Finding:
     path = ("metadata", "labels") if "labels" in se.metadata else ("metadata",)
     ns = graph.namespace(se.namespace)
     rel = [related(ns, ("metadata",), "namespace has no istio.io/use-waypoint label")] if ns else []
+    advice, more = _advice(se, graph)
     return RULE.at(
         se,
         path,
         f"{se.ref} registers {_hosts(se, graph)} but is bound to no waypoint: ambient pods reach "
-        f"it directly, bypassing egress policy. Add the label {_suggestion(graph)} to the "
-        "ServiceEntry or its namespace.",
-        rel,
+        f"it directly, bypassing egress policy. {advice}",
+        rel + more,
     )
 
 

@@ -1,0 +1,39 @@
+"""What findings say, not only where they are: advice that can be followed without creating a
+new problem, wording that fits the egress mode, and one finding per policy rule."""
+
+from __future__ import annotations
+
+from fixtures_support import FIXTURES, read_case, run_case
+
+from egresslint.model import Finding
+
+
+def _findings(case: str, rule_id: str) -> list[Finding]:
+    result = run_case(read_case(FIXTURES / case))
+    assert not result.internal_errors
+    return [f for f in result.findings if f.rule_id == rule_id]
+
+
+def _message(case: str, rule_id: str) -> str:
+    found = _findings(case, rule_id)
+    assert len(found) == 1, [f.message for f in found]
+    return found[0].message
+
+
+def test_egl101_suggests_only_waypoints_that_admit_the_namespace() -> None:
+    msg = _message("EGL101/bad-unbound-waypoint-refuses-namespace", "EGL101")
+    assert "No waypoint admits namespace 'search'" in msg
+    assert "move the ServiceEntry into namespace 'agw-egress'" in msg
+    assert "allowedRoutes.namespaces.from: All" in msg
+    assert not msg.rstrip(".").endswith("to the ServiceEntry or its namespace")
+
+
+def test_egl101_names_the_admitting_waypoint() -> None:
+    msg = _message("EGL101/bad-unbound-shared-waypoint", "EGL101")
+    assert "istio.io/use-waypoint: shared and istio.io/use-waypoint-namespace: egress" in msg
+    assert "local-only" not in msg
+
+
+def test_egl101_fix_it_proposes_is_clean() -> None:
+    result = run_case(read_case(FIXTURES / "EGL101/good-moved-into-waypoint-namespace"))
+    assert not [f for f in result.findings if f.rule_id in ("EGL101", "EGL103")]
