@@ -9,21 +9,28 @@ waypoints, so they do not count.
 
 **When it fires.** For ServiceEntries whose waypoint Gateway is in the repository, when no such
 policy exists for the ServiceEntry, its Gateway, or the Gateway's class (a root-namespace policy
-targeting the GatewayClass). Level note: an open egress host may be intended (the vendor
-walkthrough has none).
+targeting the GatewayClass). For agentgateway waypoints (`enterprise-agentgateway-waypoint`,
+`istio-agentgateway-waypoint`) only an `(Enterprise)AgentgatewayPolicy` with an authorization
+block whose `targetRefs` name the waypoint Gateway counts: those waypoints ignore
+AuthorizationPolicy. Level note: an open egress host may be intended (the vendor walkthrough has
+none).
 
 **How to fix.** Add an ALLOW AuthorizationPolicy with `targetRefs` to the ServiceEntry (or the
-waypoint Gateway) that admits the service accounts or namespaces that need the host.
+waypoint Gateway) that admits the service accounts or namespaces that need the host. For an
+agentgateway waypoint add an `(Enterprise)AgentgatewayPolicy` with `targetRefs` to the waypoint
+Gateway and `traffic.authorization` whose CEL expression admits those callers (and matches the
+host, e.g. `request.host`).
 
 Holds since Istio 1.24 (policies attached to ServiceEntries at waypoints). Sources: istio.io
 "Egress gateways" (ambient); `security/v1beta1/authorization_policy.proto` (targetRefs,
 waypoints ignore selector policies).
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
+from egresslint import modes
 from egresslint.graph import AGENTGATEWAY_WAYPOINTS, USE_WAYPOINT, MeshGraph
-from egresslint.model import Finding, Resource
+from egresslint.model import Finding, Path, Resource
 from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
@@ -45,14 +52,24 @@ def _authz(graph: MeshGraph, res: Resource | None) -> bool:
     )
 
 
+def _agw_authorizes(policy: Resource) -> bool:
+    return isinstance(policy.get("spec", "traffic", "authorization"), Mapping) or isinstance(
+        policy.get("spec", "frontend", "networkAuthorization"), Mapping
+    )
+
+
 def _agw_covered(graph: MeshGraph, gw: Resource) -> bool:
-    """agentgateway policies attach to the Gateway or its routes; any in the namespace counts."""
-    return any(graph.in_namespace(kind, gw.namespace) for kind in AGW_POLICIES)
+    """An (Enterprise)AgentgatewayPolicy with authorization whose targetRefs name the Gateway."""
+    for kind in AGW_POLICIES:
+        for policy in graph.in_namespace(kind, gw.namespace):
+            if _agw_authorizes(policy) and any(t is gw for t in modes.agw_targets(graph, policy)):
+                return True
+    return False
 
 
 def _covered(graph: MeshGraph, se: Resource, gw: Resource) -> bool:
-    if graph.gateway_class(gw) in AGENTGATEWAY_WAYPOINTS and _agw_covered(graph, gw):
-        return True
+    if graph.gateway_class(gw) in AGENTGATEWAY_WAYPOINTS:
+        return _agw_covered(graph, gw)  # AuthorizationPolicy is ignored there
     cls = graph.get("GatewayClass", "", graph.gateway_class(gw))
     return _authz(graph, se) or _authz(graph, gw) or _authz(graph, cls) or _class_policy(graph, gw)
 
@@ -72,6 +89,30 @@ def _class_policy(graph: MeshGraph, gw: Resource) -> bool:
     return False
 
 
+def _agw_finding(graph: MeshGraph, se: Resource, gw: Resource, path: Path) -> Finding:
+    kind = (
+        "EnterpriseAgentgatewayPolicy"
+        if graph.gateway_class(gw) == "enterprise-agentgateway-waypoint"
+        else "AgentgatewayPolicy"
+    )
+    ignored = [
+        related(ap, ("spec", "targetRefs"), "ignored by the agentgateway waypoint")
+        for ap in graph.policies_targeting(se)
+        if ap.kind == "AuthorizationPolicy"
+    ]
+    return RULE.at(
+        se,
+        path,
+        f"{se.ref} is routed through agentgateway waypoint {gw.ref}, but no {kind} with "
+        f"authorization targets that Gateway: every workload in the mesh may reach "
+        f"{', '.join(graph.se_hosts(se)) or 'it'} (agentgateway waypoints ignore "
+        f"AuthorizationPolicy). Add an {kind} in namespace '{gw.namespace}' with targetRefs to "
+        f"Gateway {gw.name} and traffic.authorization (action Allow) whose CEL expression admits "
+        "only the callers that need the host.",
+        [related(gw, ("metadata",), "the waypoint that would enforce it"), *ignored],
+    )
+
+
 def check(ctx: Context) -> Iterator[Finding]:
     graph = ctx.graph
     for se in graph.of_kind("ServiceEntry"):
@@ -79,9 +120,13 @@ def check(ctx: Context) -> Iterator[Finding]:
         if gw is None or _covered(graph, se, gw):
             continue
         own = USE_WAYPOINT in se.labels
+        path: Path = ("metadata", "labels", USE_WAYPOINT) if own else ("metadata",)
+        if graph.gateway_class(gw) in AGENTGATEWAY_WAYPOINTS:
+            yield _agw_finding(graph, se, gw, path)
+            continue
         yield RULE.at(
             se,
-            ("metadata", "labels", USE_WAYPOINT) if own else ("metadata",),
+            path,
             f"{se.ref} is routed through waypoint {gw.ref}, but no AuthorizationPolicy targets "
             "the ServiceEntry or the waypoint: every workload in the mesh may reach "
             f"{', '.join(graph.se_hosts(se)) or 'it'}. Add an ALLOW policy with targetRefs to the "

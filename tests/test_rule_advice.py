@@ -37,3 +37,14 @@ def test_egl101_names_the_admitting_waypoint() -> None:
 def test_egl101_fix_it_proposes_is_clean() -> None:
     result = run_case(read_case(FIXTURES / "EGL101/good-moved-into-waypoint-namespace"))
     assert not [f for f in result.findings if f.rule_id in ("EGL101", "EGL103")]
+
+
+def test_egl111_recommends_agentgateway_policy_on_agentgateway_waypoints() -> None:
+    found = _findings("EGL111/bad-agentgateway-istio-policy.yaml", "EGL111")
+    assert len(found) == 2
+    for f in found:
+        assert "AgentgatewayPolicy" in f.message and "targetRefs to Gateway" in f.message
+        assert "Add an ALLOW policy" not in f.message
+    enterprise = next(f for f in found if "anthropic" in f.message)
+    assert "EnterpriseAgentgatewayPolicy" in enterprise.message
+    assert any(r.resource.kind == "AuthorizationPolicy" for r in enterprise.related)
