@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from . import istio
-from .graph import AGENTGATEWAY_WAYPOINTS, ISTIO_WAYPOINT, ZTUNNEL_EGRESS, MeshGraph
-from .model import Resource
+from .graph import AGENTGATEWAY_WAYPOINTS, ISTIO_WAYPOINT, ZTUNNEL_EGRESS, Binding, MeshGraph
+from .model import Path, Resource, as_list
 
 # Classes whose proxies do not apply DestinationRule / AuthorizationPolicy as Envoy does.
 NON_ENVOY_CLASSES = (ZTUNNEL_EGRESS, *AGENTGATEWAY_WAYPOINTS)
 AGENTGATEWAY_CLASSES = AGENTGATEWAY_WAYPOINTS
 GATEWAY_NAME_LABEL = "gateway.networking.k8s.io/gateway-name"
 LEGACY_GATEWAY_NAME_LABEL = "istio.io/gateway-name"
+AUTOALLOCATE = "networking.istio.io/enable-autoallocate-ip"
 
 
 def envoy_applies(graph: MeshGraph, se: Resource) -> bool:
@@ -102,3 +103,40 @@ def all_excluded(values: Iterable[object], excluded: Iterable[object]) -> bool:
     vals = [v for v in values if isinstance(v, str)]
     exc = [e for e in excluded if isinstance(e, str)]
     return bool(vals) and bool(exc) and all(any(pattern_covers(e, v) for e in exc) for v in vals)
+
+
+def no_vip(se: Resource) -> tuple[str, Path] | None:
+    """Why istiod allocates no VIP for a ServiceEntry (NONE, wildcard host, opt-out label),
+    with the field that says so; None when it does (``addresses`` are not looked at)."""
+    res = istio.resolution(se)
+    if res == "NONE":
+        if "resolution" in se.spec:
+            return "has resolution NONE, which gets no auto-allocated address", (
+                "spec",
+                "resolution",
+            )
+        return "has no resolution (NONE by default), which gets no auto-allocated address", (
+            "spec",
+        )
+    if res != "DYNAMIC_DNS":
+        for i, host in enumerate(as_list(se.spec.get("hosts"))):
+            if isinstance(host, str) and host.startswith("*"):
+                return (
+                    f"has the wildcard host '{host}' with resolution {res}, which gets no address",
+                    ("spec", "hosts", i),
+                )
+    if se.labels.get(AUTOALLOCATE) == "false":
+        return "opts out of address auto-allocation", ("metadata", "labels", AUTOALLOCATE)
+    return None
+
+
+def bound_without_vip(graph: MeshGraph, se: Resource) -> tuple[Binding, str, Path] | None:
+    """A ServiceEntry bound to a waypoint (outside sidecar namespaces) that has no VIP for
+    ztunnel to capture: its binding, why, and the field (EGL110's condition)."""
+    binding = graph.binding(se)
+    if binding is None or binding.opted_out or graph.is_sidecar_namespace(se.namespace):
+        return None
+    if as_list(se.spec.get("addresses")):
+        return None
+    found = no_vip(se)
+    return None if found is None else (binding, *found)

@@ -22,8 +22,8 @@ allocation had to be enabled). Sources: `pilot/pkg/networking/serviceentry/ip_au
 
 from collections.abc import Iterator
 
-from egresslint import istio
-from egresslint.model import Finding, Path, Resource, as_list
+from egresslint import reach
+from egresslint.model import Finding
 from egresslint.rule import Context, Rule
 
 RULE = Rule(
@@ -36,44 +36,14 @@ RULE = Rule(
     security_severity="7.0",
 )
 
-AUTOALLOCATE = "networking.istio.io/enable-autoallocate-ip"
-
-
-def _no_vip(se: Resource) -> tuple[str, Path] | None:
-    res = istio.resolution(se)
-    if res == "NONE":
-        if "resolution" in se.spec:
-            return "has resolution NONE, which gets no auto-allocated address", (
-                "spec",
-                "resolution",
-            )
-        return "has no resolution (NONE by default), which gets no auto-allocated address", (
-            "spec",
-        )
-    if res != "DYNAMIC_DNS":
-        for i, host in enumerate(as_list(se.spec.get("hosts"))):
-            if isinstance(host, str) and host.startswith("*"):
-                return (
-                    f"has the wildcard host '{host}' with resolution {res}, which gets no address",
-                    ("spec", "hosts", i),
-                )
-    if se.labels.get(AUTOALLOCATE) == "false":
-        return "opts out of address auto-allocation", ("metadata", "labels", AUTOALLOCATE)
-    return None
-
 
 def check(ctx: Context) -> Iterator[Finding]:
     graph = ctx.graph
     for se in graph.of_kind("ServiceEntry"):
-        binding = graph.binding(se)
-        if binding is None or binding.opted_out or graph.is_sidecar_namespace(se.namespace):
-            continue
-        if as_list(se.spec.get("addresses")):
-            continue
-        found = _no_vip(se)
+        found = reach.bound_without_vip(graph, se)
         if found is None:
             continue
-        why, path = found
+        binding, why, path = found
         yield RULE.at(
             se,
             path,

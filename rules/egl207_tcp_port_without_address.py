@@ -13,19 +13,22 @@ IST0134 (ServiceEntryAddressesRequired).
 **When it fires.** For each port with protocol `TCP` or no protocol (sniffed) of a
 ServiceEntry without `addresses`, when auto-allocation does not apply (see above; the target
 Istio version comes from `--istio-version`). `DYNAMIC_DNS` ServiceEntries are skipped (they
-cannot have TCP ports).
+cannot have TCP ports). ServiceEntries bound to a waypoint whose missing VIP EGL110 reports
+(resolution `NONE`, or the opt-out label) are left to that rule: there the consequence is a
+bypass of the waypoint.
 
-**How to fix.** Add `addresses` (the external IPs or CIDRs), or use `resolution: DNS` and
-remove the opt-out label so a VIP is allocated (Istio 1.25+), or declare the real protocol
-(`TLS` for TLS traffic matched by SNI, `HTTP` for HTTP).
+**How to fix.** Add `addresses` (the external IPs or CIDRs). For `resolution: NONE`, which is
+never auto-allocated, use `resolution: DNS` instead where the host is a DNS name; remove the
+opt-out label; before 1.25 turn on `PILOT_ENABLE_IP_AUTOALLOCATE`.
 
 Sources: istioctl analyze IST0134 (`serviceentry/protocoladdresses.go`); istio
 `ip_autoallocation.go`; 1.25 change notes (auto-allocation default).
 """
 
+import ipaddress
 from collections.abc import Iterator
 
-from egresslint import istio
+from egresslint import istio, reach
 from egresslint.model import Finding, Resource, as_list
 from egresslint.rule import Context, Rule
 
@@ -38,17 +41,39 @@ RULE = Rule(
     kinds=("ServiceEntry",),
 )
 
-AUTOALLOCATE = "networking.istio.io/enable-autoallocate-ip"
+AUTOALLOCATE = reach.AUTOALLOCATE
 
 
-def _no_allocation(ctx: Context, se: Resource) -> str | None:
-    """Why no VIP is allocated for the ServiceEntry, or None when one is."""
+def _is_dns_name(host: object) -> bool:
+    if not isinstance(host, str) or "*" in host or "/" in host:
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return "." in host
+    return False
+
+
+def _no_allocation(ctx: Context, se: Resource) -> tuple[str, str] | None:
+    """Why no VIP is allocated for the ServiceEntry and what makes one, or None when one is."""
     if istio.resolution(se) == "NONE":
-        return "resolution NONE never gets an auto-allocated address"
+        dns = [h for h in as_list(se.spec.get("hosts")) if _is_dns_name(h)]
+        fix = "Add 'addresses' (the destination's IPs or CIDRs)"
+        if dns:
+            fix += (
+                f", or, since {dns[0]} is a DNS name, use resolution: DNS so Istio allocates a VIP"
+            )
+        return "resolution NONE never gets an auto-allocated address", fix + "."
     if se.labels.get(AUTOALLOCATE, "").lower() == "false":
-        return f'the label {AUTOALLOCATE}: "false" turns auto-allocation off'
+        return (
+            f'the label {AUTOALLOCATE}: "false" turns auto-allocation off',
+            "Add 'addresses', or remove the opt-out label so Istio allocates a VIP.",
+        )
     if ctx.istio_version < (1, 25, 0):
-        return "auto-allocation is off by default before Istio 1.25"
+        return (
+            "auto-allocation is off by default before Istio 1.25",
+            "Add 'addresses', or turn on PILOT_ENABLE_IP_AUTOALLOCATE (the default from 1.25).",
+        )
     return None
 
 
@@ -56,9 +81,12 @@ def check(ctx: Context) -> Iterator[Finding]:
     for se in ctx.graph.of_kind("ServiceEntry"):
         if as_list(se.spec.get("addresses")) or istio.resolution(se) == "DYNAMIC_DNS":
             continue
-        why = _no_allocation(ctx, se)
-        if why is None:
+        if reach.bound_without_vip(ctx.graph, se) is not None:
+            continue  # bound to a waypoint: EGL110 reports the missing VIP as a bypass
+        found = _no_allocation(ctx, se)
+        if found is None:
             continue
+        why, fix = found
         for i, port in ctx.graph.ports(se):
             proto = istio.protocol(port)
             if proto not in ("", "TCP"):
@@ -69,7 +97,6 @@ def check(ctx: Context) -> Iterator[Finding]:
                 se,
                 field,
                 f"{se.ref} port {istio.port_number(port)} (protocol {shown}) has no 'addresses' "
-                f"and {why}: TCP connections cannot be matched to this ServiceEntry and go "
-                "straight to the resolved IP, past the waypoint (IST0134). Add 'addresses', or "
-                "let Istio allocate a VIP, or declare the real protocol (TLS/HTTP).",
+                f"and {why}: TCP connections cannot be matched to this ServiceEntry by address, "
+                f"so its settings and policies do not apply to them (IST0134). {fix}",
             )

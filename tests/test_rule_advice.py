@@ -48,3 +48,17 @@ def test_egl111_recommends_agentgateway_policy_on_agentgateway_waypoints() -> No
     enterprise = next(f for f in found if "anthropic" in f.message)
     assert "EnterpriseAgentgatewayPolicy" in enterprise.message
     assert any(r.resource.kind == "AuthorizationPolicy" for r in enterprise.related)
+
+
+def test_egl207_advice_fits_resolution_none() -> None:
+    found = _findings("EGL207/bad-none-tcp.yaml", "EGL207")
+    assert found
+    for f in found:
+        assert "use resolution: DNS so Istio allocates a VIP" in f.message
+        assert "let Istio allocate" not in f.message and "real protocol" not in f.message
+        assert "past the waypoint" not in f.message
+
+
+def test_egl207_leaves_bound_entries_to_egl110() -> None:
+    result = run_case(read_case(FIXTURES / "EGL207/good-bound-reported-by-egl110.yaml"))
+    assert {f.rule_id for f in result.findings if f.rule_id in ("EGL110", "EGL207")} == {"EGL110"}
