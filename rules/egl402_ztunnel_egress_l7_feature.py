@@ -11,7 +11,8 @@ plain HTTP to a TLS port, or runs without the limits and routes you reviewed.
 **When it fires.** For ServiceEntries whose effective waypoint is a Gateway of class
 `solo-ztunnel-egress` (or, with no Gateway in the repository, when `--mode
 solo-ztunnel-egress` is given): at the `tls` block of a DestinationRule with `mode: SIMPLE` or
-`MUTUAL` for its host, at the `hosts` of a VirtualService for its host, at the `parentRefs`
+`MUTUAL` for its host (when the port sends plain HTTP to a TLS port, e.g. `targetPort: 443`,
+the calls fail; otherwise the traffic leaves unencrypted), at the `hosts` of a VirtualService for its host, at the `parentRefs`
 entry of an HTTPRoute/GRPCRoute attached to it or to the gateway, and at rate-limit
 configuration targeting the gateway. HTTP attributes in AuthorizationPolicies are EGL401.
 
@@ -44,6 +45,18 @@ RULE = Rule(
 _ROUTE_KINDS = ("HTTPRoute", "GRPCRoute")
 
 
+def _consequence(port: Mapping[str, Any]) -> str:
+    """What happens to the application's plain HTTP when nothing originates TLS for it."""
+    target = istio.target_port(port)
+    if target in istio.TLS_PORTS:
+        via = "targetPort" if "targetPort" in port else "port"
+        return (
+            f"with {via} {target} the plain HTTP reaches the server's TLS port and the calls "
+            "fail (the host is unreachable)"
+        )
+    return "the application's plain HTTP leaves the cluster unencrypted"
+
+
 def _tls(se: Resource, graph: MeshGraph) -> Iterator[Finding]:
     for dr in graph.destination_rules_for(se):
         seen = set()
@@ -57,8 +70,8 @@ def _tls(se: Resource, graph: MeshGraph) -> Iterator[Finding]:
                 found[1],
                 f"{dr.ref} originates TLS ({istio.tls_mode(found[0])}) for {se.ref}, which "
                 "egresses through the L4 solo-ztunnel-egress gateway: ztunnel does no TLS "
-                "origination, so the application's plain text reaches the server. Send HTTPS "
-                "from the application, or bind the host to an istio-waypoint.",
+                f"origination, so {_consequence(port)}. Send HTTPS from the application (port "
+                "protocol TLS, no targetPort), or bind the host to an istio-waypoint.",
                 [related(se, ("metadata",), "bound to solo-ztunnel-egress")],
             )
 

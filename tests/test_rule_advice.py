@@ -62,3 +62,11 @@ def test_egl207_advice_fits_resolution_none() -> None:
 def test_egl207_leaves_bound_entries_to_egl110() -> None:
     result = run_case(read_case(FIXTURES / "EGL207/good-bound-reported-by-egl110.yaml"))
     assert {f.rule_id for f in result.findings if f.rule_id in ("EGL110", "EGL207")} == {"EGL110"}
+
+
+def test_egl402_states_the_consequence_of_missing_origination() -> None:
+    failing = _findings("EGL402/bad-l7-features.yaml", "EGL402")
+    tls = [f for f in failing if "originates TLS" in f.message]
+    assert tls and all("targetPort 443" in f.message and "calls fail" in f.message for f in tls)
+    msg = _message("EGL402/bad-tls-origination-without-target-port.yaml", "EGL402")
+    assert "leaves the cluster unencrypted" in msg and "calls fail" not in msg
