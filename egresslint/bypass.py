@@ -18,6 +18,7 @@ from .graph import (
     DATAPLANE_MODE,
     GATEWAY_NAME_LABELS,
     ISTIO_WAYPOINT,
+    ZTUNNEL_EGRESS,
     MeshGraph,
     Workload,
 )
@@ -282,3 +283,17 @@ def service_waypoints_admitting(graph: MeshGraph, namespace: str) -> list[Resour
         if graph.waypoint_for(gw) in ("service", "all")
         and (gw.namespace == namespace or admits(graph, gw, namespace) is True)
     ]
+
+
+def egress_proxy_phrase(graph: MeshGraph) -> str:
+    """How messages name the egress proxy: ``the ztunnel egress gateway`` when every egress
+    Gateway is ``solo-ztunnel-egress`` (no proxy pods: traffic exits from the ztunnel pod's
+    network namespace), else the waypoint."""
+    classes = {graph.gateway_class(gw) for gw in graph.waypoints()}
+    if not classes and graph.mode_override:
+        classes = {graph.mode_override}
+    if classes == {ZTUNNEL_EGRESS}:
+        return "the ztunnel egress gateway"
+    if ZTUNNEL_EGRESS in classes:
+        return "the egress waypoint or ztunnel egress gateway"
+    return "the egress waypoint"

@@ -7,6 +7,9 @@ honored. A waypoint controls only hosts whose ServiceEntry is bound to it. The o
 against the rest is an egress NetworkPolicy on the application pods that allows DNS and
 in-cluster destinations (the waypoint over HBONE 15008) and nothing outside the cluster.
 ztunnel's outbound sockets live in the pod's network namespace, so such a policy applies.
+With `solo-ztunnel-egress` (no proxy pods) registered traffic exits from the ztunnel pod's
+network namespace, so the lock-down of application pods does not block it; messages then name
+"the ztunnel egress gateway" instead of the waypoint.
 
 **When it fires.** Only when the repository uses egress control (waypoints, an egress Gateway
 class or `--mode`). For every workload whose pods are enrolled in ambient (namespace label, or
@@ -46,10 +49,13 @@ RULE = Rule(
     security_severity="6.5",
 )
 
-_FIX = (
-    "Add a NetworkPolicy with podSelector: {}, policyTypes: [Egress] and egress rules for DNS "
-    "and in-cluster destinations only, so external hosts are reachable only through the waypoint."
-)
+
+def _fix(graph: MeshGraph) -> str:
+    return (
+        "Add a NetworkPolicy with podSelector: {}, policyTypes: [Egress] and egress rules for DNS "
+        "and in-cluster destinations only, so external hosts are reachable only through "
+        f"{bypass.egress_proxy_phrase(graph)}."
+    )
 
 
 def _unprotected(graph: MeshGraph, wl: Workload) -> list[int]:
@@ -72,7 +78,7 @@ def _backstop(graph: MeshGraph) -> bool:
     return False
 
 
-def _on_namespace(ns: Resource, wls: list[Workload], ports: set[int]) -> Finding:
+def _on_namespace(ns: Resource, wls: list[Workload], ports: set[int], fix: str) -> Finding:
     path = ("metadata", "labels", DATAPLANE_MODE)
     names = ", ".join(w.resource.name for w in wls[:5]) + (", ..." if len(wls) > 5 else "")
     return RULE.at(
@@ -80,7 +86,7 @@ def _on_namespace(ns: Resource, wls: list[Workload], ports: set[int]) -> Finding
         path if DATAPLANE_MODE in ns.labels else ("metadata",),
         f"{ns.ref} runs ambient workloads ({names}) that can open TCP "
         f"{'/'.join(map(str, sorted(ports)))} to external addresses directly: hosts without a "
-        f"bound ServiceEntry pass through ztunnel uncontrolled. {_FIX}",
+        f"bound ServiceEntry pass through ztunnel uncontrolled. {fix}",
         [
             related(w.resource, (*w.template_path, "metadata"), "pods not locked down")
             for w in wls[:10]
@@ -88,13 +94,13 @@ def _on_namespace(ns: Resource, wls: list[Workload], ports: set[int]) -> Finding
     )
 
 
-def _on_workload(wl: Workload, ports: list[int]) -> Finding:
+def _on_workload(wl: Workload, ports: list[int], fix: str) -> Finding:
     return RULE.at(
         wl.resource,
         (*wl.template_path, "metadata", "labels"),
         f"{wl.resource.ref} runs ambient pods that can open TCP {'/'.join(map(str, ports))} to "
         f"external addresses directly (no egress NetworkPolicy in namespace "
-        f"'{wl.namespace}' blocks it). {_FIX}",
+        f"'{wl.namespace}' blocks it). {fix}",
     )
 
 
@@ -107,7 +113,7 @@ def _without_workloads(graph: MeshGraph) -> Iterator[Finding]:
                 ns,
                 ("metadata", "labels", DATAPLANE_MODE),
                 f"{ns.ref} is enrolled in ambient and has no egress NetworkPolicy blocking "
-                f"external addresses (no workloads in the repository to check). {_FIX}",
+                f"external addresses (no workloads in the repository to check). {_fix(graph)}",
             )
             f.level = "note"
             yield f
@@ -126,12 +132,14 @@ def check(ctx: Context) -> Iterator[Finding]:
         if ports:
             by_ns[wl.namespace].append((wl, ports))
     note = _backstop(graph)
+    fix = _fix(graph)
     for name, items in by_ns.items():
         ns = graph.namespace(name)
         if ns is not None and graph.is_ambient_namespace(name):
-            found = [_on_namespace(ns, [w for w, _ in items], {p for _, ps in items for p in ps})]
+            wls, ports = [w for w, _ in items], {p for _, ps in items for p in ps}
+            found = [_on_namespace(ns, wls, ports, fix)]
         else:
-            found = [_on_workload(w, ps) for w, ps in items]
+            found = [_on_workload(w, ps, fix) for w, ps in items]
         for f in found:
             if note:
                 f.level = "note"

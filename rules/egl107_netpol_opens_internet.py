@@ -15,7 +15,9 @@ a waypoint or egress Gateway.
 **How to fix.** Limit the rule to in-cluster CIDRs or namespace/pod selectors, or to the few
 vendor CIDRs that must be reached directly on purpose; narrow `podSelector` to the pods that
 need it; or exclude application pods and keep only the waypoint selected
-(`gateway.networking.k8s.io/gateway-name`).
+(`gateway.networking.k8s.io/gateway-name`). With `solo-ztunnel-egress` there are no waypoint
+pods (traffic exits from the ztunnel pod's network namespace): messages then name "the ztunnel
+egress gateway" and only the first two fixes apply.
 
 Sources: Kubernetes NetworkPolicy semantics (policies are additive); the waypoint egress
 walkthrough (restrict application pods, not the waypoint); istio.io "Ambient and Kubernetes
@@ -68,6 +70,8 @@ def check(ctx: Context) -> Iterator[Finding]:
     graph = ctx.graph
     if not graph.egress_controlled():
         return
+    proxy = bypass.egress_proxy_phrase(graph)
+    narrow = "" if proxy == "the ztunnel egress gateway" else ", or select only the waypoint pods"
     for np_ in graph.of_kind("NetworkPolicy"):
         if not _applies(graph, np_):
             continue
@@ -81,7 +85,6 @@ def check(ctx: Context) -> Iterator[Finding]:
                 np_,
                 path,
                 f"{np_.ref} gives application pods in ambient namespace '{np_.namespace}' egress to "
-                f"the internet ({what}): they can reach unregistered hosts directly, bypassing the "
-                "egress waypoint. Limit the rule to in-cluster or specific vendor CIDRs, or select "
-                "only the waypoint pods.",
+                f"the internet ({what}): they can reach unregistered hosts directly, bypassing "
+                f"{proxy}. Limit the rule to in-cluster or specific vendor CIDRs{narrow}.",
             )

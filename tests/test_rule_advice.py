@@ -70,3 +70,12 @@ def test_egl402_states_the_consequence_of_missing_origination() -> None:
     assert tls and all("targetPort 443" in f.message and "calls fail" in f.message for f in tls)
     msg = _message("EGL402/bad-tls-origination-without-target-port.yaml", "EGL402")
     assert "leaves the cluster unencrypted" in msg and "calls fail" not in msg
+
+
+def test_egl106_egl107_name_the_ztunnel_egress_gateway() -> None:
+    lockdown = _message("EGL106/bad-ztunnel-egress", "EGL106")
+    assert "only through the ztunnel egress gateway" in lockdown and "waypoint" not in lockdown
+    opened = _message("EGL107/bad-ztunnel-egress", "EGL107")
+    assert "bypassing the ztunnel egress gateway" in opened and "waypoint" not in opened
+    waypoint = _findings("EGL107/bad-open-cidrs", "EGL107")
+    assert waypoint and all("select only the waypoint pods" in f.message for f in waypoint)
