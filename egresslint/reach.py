@@ -140,3 +140,18 @@ def bound_without_vip(graph: MeshGraph, se: Resource) -> tuple[Binding, str, Pat
         return None
     found = no_vip(se)
     return None if found is None else (binding, *found)
+
+
+def fields_by_rule(fields: Iterable[tuple[Path, str]]) -> list[tuple[int, Path, list[str]]]:
+    """Group policy fields (paths under ``spec.rules[i]``) by rule: (i, first path, names)."""
+    groups: dict[int, tuple[Path, list[str]]] = {}
+    for path, name in fields:
+        index = path[2] if len(path) > 2 and isinstance(path[2], int) else -1
+        first, names = groups.setdefault(index, (path, []))
+        if name not in names:
+            names.append(name)
+    return [(i, first, names) for i, (first, names) in groups.items()]
+
+
+def quoted(names: Iterable[str]) -> str:
+    return ", ".join(f"'{n}'" for n in names)

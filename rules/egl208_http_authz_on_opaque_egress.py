@@ -12,7 +12,12 @@ was meant to allow are denied; a DENY rule with HTTP-only fields denies all traf
 HTTPS/TLS/TCP-class ports, or a waypoint Gateway whose bound ServiceEntries are all such (and no
 Kubernetes Service or namespace with workloads is known to use it). ServiceEntries that egress
 through `solo-ztunnel-egress` (EGL401) or an agentgateway waypoint (which ignores
-AuthorizationPolicy) are skipped. It points at each HTTP-only field.
+AuthorizationPolicy) are skipped. One finding per policy rule (`spec.rules[i]`), listing its
+HTTP-only fields and pointing at the first. When the targeted ServiceEntry's waypoint binding
+does not take effect (no binding, waypoint missing, refused by `allowedRoutes` or
+`istio.io/waypoint-for`; EGL101-EGL104 report it), the policy is not applied at all today
+(`AncestorNotBound`, see also EGL114): the message says so and states the consequence once the
+binding works.
 
 **How to fix.** For L7 rules use the TLS origination pattern: the app sends plain HTTP to port
 80, the ServiceEntry port is `protocol: HTTP` with `targetPort: 443`, and a DestinationRule
@@ -25,9 +30,9 @@ Sources: istio.io "Authorization for TCP traffic" task; istio.io 1.24 change not
 
 from collections.abc import Iterator
 
-from egresslint import istio, reach
+from egresslint import bypass, istio, reach
 from egresslint.graph import MeshGraph
-from egresslint.model import Finding, Resource
+from egresslint.model import Finding, Related, Resource
 from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
@@ -55,7 +60,7 @@ def _opaque_ses(graph: MeshGraph, target: Resource) -> list[Resource]:
 def _verdict(ap: Resource) -> str:
     if istio.action(ap) == "DENY":
         return "a DENY rule with HTTP-only fields denies all of it"
-    return "the rule never matches and every call it should allow is denied"
+    return "the rule never matches, so every call it should allow is denied"
 
 
 def _target_text(target: Resource, ses: list[Resource]) -> str:
@@ -65,26 +70,49 @@ def _target_text(target: Resource, ses: list[Resource]) -> str:
     return f"waypoint {target.ref}, whose ServiceEntries carry only {', '.join(protos)}"
 
 
+def _unbound(graph: MeshGraph, target: Resource) -> tuple[str, list[Related]]:
+    """A clause saying the policy does not apply yet, when the target's binding is broken."""
+    if target.kind != "ServiceEntry":
+        return "", []
+    problem = bypass.binding_problem(graph, target)
+    if problem is None:
+        return "", []
+    rel = []
+    if problem.owner is not None:
+        rel.append(related(problem.owner, problem.path, "the binding that does not take effect"))
+    if problem.gateway is not None:
+        rel.append(related(problem.gateway, ("metadata",), "the waypoint refusing the binding"))
+    return (
+        f"Today the policy is not applied at all: {target.ref} {problem.what}, so the policy "
+        "has no waypoint (AncestorNotBound); once the binding works, the waypoint will see this "
+        "traffic as opaque TLS/TCP:",
+        rel,
+    )
+
+
 def _check_policy(graph: MeshGraph, ap: Resource) -> Iterator[Finding]:
     if istio.action(ap) not in ("ALLOW", "DENY"):
         return
-    fields = list(istio.http_fields(ap))
-    if not fields:
+    groups = reach.fields_by_rule(istio.http_fields(ap))
+    if not groups:
         return
     for target, _ in graph.policy_targets(ap):
         ses = _opaque_ses(graph, target)
         if not ses:
             continue
         rel = [related(se, ("spec", "ports"), "opaque (non-HTTP) ports") for se in ses]
-        for path, name in fields:
+        pending, more = _unbound(graph, target)
+        effect = pending or "The waypoint sees this traffic as opaque TLS/TCP:"
+        for index, path, names in groups:
+            attrs = "attribute" if len(names) == 1 else "attributes"
             yield RULE.at(
                 ap,
                 path,
-                f"{ap.ref} matches on HTTP attribute '{name}' for {_target_text(target, ses)}: "
-                f"the waypoint sees this traffic as opaque TLS/TCP: {_verdict(ap)}. Send plain "
-                "HTTP to an HTTP port with 'targetPort: 443' and a DestinationRule "
-                "'tls.mode: SIMPLE', or match the server name with 'when: connection.sni'.",
-                rel,
+                f"{ap.ref} spec.rules[{index}] matches on HTTP {attrs} {reach.quoted(names)} for "
+                f"{_target_text(target, ses)}. {effect} {_verdict(ap)}. Send plain HTTP to an HTTP port with 'targetPort: 443' "
+                "and a DestinationRule 'tls.mode: SIMPLE', or match the server name with "
+                "'when: connection.sni'.",
+                rel + more,
             )
         return
 

@@ -8,7 +8,8 @@ allow is denied; in a DENY policy the HTTP part is dropped, so the rule is broad
 nothing. Either way the policy does not do what it says.
 
 **When it fires.** For policies whose `targetRefs` name a ServiceEntry bound to a Gateway of
-class `solo-ztunnel-egress`, or that Gateway itself, at each HTTP-only field.
+class `solo-ztunnel-egress`, or that Gateway itself: one finding per policy rule
+(`spec.rules[i]`), listing its HTTP-only fields and pointing at the first.
 
 **How to fix.** Keep L4 fields only (`from.source.principals`, `namespaces`, `to.operation.ports`,
 `when` on `source.*`/`destination.*`), or move hosts that need HTTP rules to an L7 egress
@@ -21,7 +22,7 @@ ztunnel).
 
 from collections.abc import Iterator
 
-from egresslint import istio
+from egresslint import istio, reach
 from egresslint.graph import ZTUNNEL_EGRESS, MeshGraph
 from egresslint.model import Finding, Resource
 from egresslint.rule import Context, Rule, related
@@ -63,13 +64,15 @@ def check(ctx: Context) -> Iterator[Finding]:
                 if istio.action(ap) == "ALLOW"
                 else "is dropped"
             )
-            for path, name in istio.http_fields(ap):
+            for index, path, names in reach.fields_by_rule(istio.http_fields(ap)):
+                attrs = "attribute" if len(names) == 1 else "attributes"
                 yield RULE.at(
                     ap,
                     path,
-                    f"{ap.ref} matches on HTTP attribute '{name}' for {target.ref}, which egresses "
-                    f"through the L4 solo-ztunnel-egress gateway: the rule {verdict}. Use source "
-                    "identity and ports only, or bind the host to an istio-waypoint for L7 rules.",
+                    f"{ap.ref} spec.rules[{index}] matches on HTTP {attrs} {reach.quoted(names)} "
+                    f"for {target.ref}, which egresses through the L4 solo-ztunnel-egress gateway: "
+                    f"the rule {verdict}. Use source identity and ports only, or bind the host to "
+                    "an istio-waypoint for L7 rules.",
                     rel,
                 )
             break

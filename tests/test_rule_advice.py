@@ -79,3 +79,25 @@ def test_egl106_egl107_name_the_ztunnel_egress_gateway() -> None:
     assert "bypassing the ztunnel egress gateway" in opened and "waypoint" not in opened
     waypoint = _findings("EGL107/bad-open-cidrs", "EGL107")
     assert waypoint and all("select only the waypoint pods" in f.message for f in waypoint)
+
+
+def test_egl208_is_conditional_when_the_binding_is_refused() -> None:
+    found = _findings("EGL208/bad-binding-refused", "EGL208")
+    assert len(found) == 2  # one per policy rule
+    first = min(found, key=lambda f: f.span.line)
+    assert "'methods', 'paths'" in first.message and "spec.rules[0]" in first.message
+    assert "not applied at all" in first.message and "AncestorNotBound" in first.message
+    assert "once the binding works" in first.message
+    assert {r.resource.kind for r in first.related} >= {"ServiceEntry", "Gateway"}
+    plain = _findings("EGL208/bad-allow-paths-on-https", "EGL208")
+    assert len(plain) == 1 and "not applied at all" not in plain[0].message
+
+
+def test_egl401_one_finding_per_rule() -> None:
+    found = _findings("EGL401/bad-http-rules.yaml", "EGL401")
+    assert sorted(f.message.split(" matches ")[0].split()[-1] for f in found) == [
+        "spec.rules[0]",
+        "spec.rules[1]",
+    ]
+    second = next(f for f in found if "spec.rules[1]" in f.message)
+    assert "'hosts', 'request.headers[x-ci]'" in second.message
