@@ -229,6 +229,7 @@ class BindingProblem:
     owner: Resource | None
     path: Path
     gateway: Resource | None = None
+    cause: str = "refused"  # unbound | opted-out | missing | refused
 
 
 def _refused(graph: MeshGraph, gw: Resource, home: str) -> str | None:
@@ -237,14 +238,14 @@ def _refused(graph: MeshGraph, gw: Resource, home: str) -> str | None:
         adm = admission(graph, gw)
         if adm.known and istio_managed(graph, gw):
             return (
-                f"is refused by waypoint {gw.ref}, whose HBONE listener does not admit namespace "
-                f"'{home}' (allowedRoutes; AttachmentDenied)"
+                f"is refused by waypoint {gw.ref} (its HBONE listener's allowedRoutes does not "
+                f"admit namespace '{home}'; AttachmentDenied)"
             )
     kind = graph.waypoint_for(gw)
     if kind in ("workload", "none"):
         return (
-            f"is refused by waypoint {gw.ref}, which takes only '{kind}' traffic "
-            "(istio.io/waypoint-for; UnsupportedTrafficType)"
+            f"is refused by waypoint {gw.ref} (it takes only '{kind}' traffic per "
+            "istio.io/waypoint-for; UnsupportedTrafficType)"
         )
     return None
 
@@ -254,20 +255,26 @@ def binding_problem(graph: MeshGraph, res: Resource) -> BindingProblem | None:
     be told, as for a waypoint that lives outside a repository holding no waypoints)."""
     b = graph.binding(res)
     if b is None:
-        return BindingProblem("is bound to no waypoint (no istio.io/use-waypoint label)", None, ())
+        return BindingProblem(
+            "is bound to no waypoint (no istio.io/use-waypoint label)", None, (), cause="unbound"
+        )
     if b.opted_out:
         return BindingProblem(
-            "opts out of its waypoint (istio.io/use-waypoint: none)", b.owner, b.label_path
+            "opts out of its waypoint (istio.io/use-waypoint: none)",
+            b.owner,
+            b.label_path,
+            cause="opted-out",
         )
     gw = graph.get("Gateway", b.namespace, b.name)
     if gw is None:
         if not graph.waypoints():
             return None
         return BindingProblem(
-            f"names waypoint '{b.name}', which does not exist in namespace '{b.namespace}' "
-            "(WaypointIsNotReady)",
+            f"names waypoint '{b.name}', but no Gateway of that name exists in namespace "
+            f"'{b.namespace}' (WaypointIsNotReady)",
             b.owner,
             b.label_path,
+            cause="missing",
         )
     why = _refused(graph, gw, res.namespace)
     if why is None:

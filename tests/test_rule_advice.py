@@ -101,3 +101,15 @@ def test_egl401_one_finding_per_rule() -> None:
     ]
     second = next(f for f in found if "spec.rules[1]" in f.message)
     assert "'hosts', 'request.headers[x-ci]'" in second.message
+
+
+def test_egl114_names_the_reason_and_the_binding() -> None:
+    found = {f.span.line: f for f in _findings("EGL114/bad-not-bound", "EGL114")}
+    texts = [f.message for f in found.values()]
+    assert any("AttachmentDenied" in t for t in texts)
+    assert any("UnsupportedTrafficType" in t for t in texts)
+    assert any("WaypointIsNotReady" in t for t in texts)
+    assert any("TargetNotFound" in t and "exists in namespace 'egress'" in t for t in texts)
+    assert all(f.level == "warning" for f in found.values())
+    refused = next(f for f in found.values() if "AttachmentDenied" in f.message)
+    assert {r.resource.kind for r in refused.related} == {"ServiceEntry", "Gateway"}
