@@ -77,7 +77,9 @@ def _plaintext_to_tls(
 ) -> Finding | None:
     number = istio.port_number(port)
     target = port.get("targetPort")
-    if not istio.is_http(port) or target not in istio.TLS_PORTS or target == number:
+    if not isinstance(target, int) or not istio.is_http(port):
+        return None
+    if target not in istio.TLS_PORTS or target == number:
         return None
     drs = ctx.graph.destination_rules_for(se)
     if any(istio.originates_tls(dr, number) for dr in drs) or _backend_tls(ctx, se):

@@ -131,7 +131,9 @@ def _port(
     base = ("spec", "ports", i)
     for key in ("number", "name"):
         value = port.get(key)
-        if value is not None and value in seen[key]:
+        if not isinstance(value, (str, int, float)):
+            continue  # missing, or a mapping/list (the schema check reports the shape)
+        if value in seen[key]:
             yield (*base, key), f"duplicate port {key} {value}", "error"
         seen[key].add(value)
     proto = istio.protocol(port)

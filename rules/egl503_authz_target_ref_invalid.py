@@ -44,7 +44,7 @@ ALLOWED = {
 
 def _ref_problems(ap: Resource, ref: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
     kind, group = ref.get("kind"), ref.get("group", "")
-    if kind not in ALLOWED:
+    if not isinstance(kind, str) or kind not in ALLOWED:
         yield (
             "kind",
             f"kind {kind!r} is not a valid target; use Gateway, GatewayClass, Service or ServiceEntry",
