@@ -58,7 +58,7 @@ apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: direct, namespace: istio-egress}
 spec:
-  hosts: [pypi.org]
+  hosts: [packages.example.org]
   ports: [{number: 443, name: tls, protocol: TLS}]
   resolution: DNS
 """
@@ -84,13 +84,18 @@ def test_topology(repo: Path) -> None:
     topo = _topology(repo)
     names = {n.name for n in topo.nodes.values()}
     assert {"apps", "istio-egress", "apps/sleep <v2>", "istio-egress/waypoint"} <= names
-    assert {"istio-egress/bound", "istio-egress/direct", "api.bound.example", "pypi.org"} <= names
+    assert {
+        "istio-egress/bound",
+        "istio-egress/direct",
+        "api.bound.example",
+        "packages.example.org",
+    } <= names
     gw = next(n for n in topo.nodes.values() if n.name == "istio-egress/waypoint")
     assert gw.title == "waypoint (istio-waypoint)"
     direct = next(n for n in topo.nodes.values() if n.name == "istio-egress/direct")
     assert "EGL101" in direct.rule_ids and direct.level == "warning"
     bypass = {(e.source, e.target) for e in topo.edges if e.bypass}
-    assert bypass == {("ns_apps", "host_pypi_org")}
+    assert bypass == {("ns_apps", "host_packages_example_org")}
 
 
 def test_dot(repo: Path) -> None:
@@ -99,7 +104,9 @@ def test_dot(repo: Path) -> None:
     for ident in _topology(repo).nodes:
         assert re.search(rf'^\s*"{ident}" \[label=', text, re.M), ident
     assert 'subgraph "cluster_ns_apps"' in text
-    assert re.search(r'"ns_apps" -> "host_pypi_org" \[label="bypass",.*style=dashed', text)
+    assert re.search(
+        r'"ns_apps" -> "host_packages_example_org" \[label="bypass",.*style=dashed', text
+    )
     assert '"Deployment_apps_sleep_v2" [label="Deployment\\napps/sleep <v2>"' in text
     assert text.count("{") == text.count("}")
     if shutil.which("dot"):
@@ -112,7 +119,7 @@ def test_mermaid(repo: Path) -> None:
     for ident in _topology(repo).nodes:
         assert re.search(rf"^\s*{ident}[\[(]", text, re.M), ident
     assert "apps/sleep #lt;v2#gt;" in text  # escaped, not raw markup
-    assert "ns_apps -.->|bypass| host_pypi_org" in text
+    assert "ns_apps -.->|bypass| host_packages_example_org" in text
     assert re.search(r"^  linkStyle \d+ stroke:#d73a49", text, re.M)
     assert text.count("subgraph") == text.count("\n  end")
 
