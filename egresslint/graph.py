@@ -112,12 +112,14 @@ class MeshGraph:
         self._hosts: dict[str, list[Resource]] = defaultdict(list)
         self._wildcards: list[tuple[str, Resource]] = []
         self._host_index: HostIndex[Resource] = HostIndex()  # suffix lookups, not pair scans
+        self._waypoints: list[Resource] | None = None
         self._workloads: dict[str, list[Workload]] = defaultdict(list)
         self._netpols: dict[str, list[Resource]] = defaultdict(list)
         self._by_ns_kind: dict[tuple[str, str], list[Resource]] = defaultdict(list)
         for res in self.resources:
             self._index(res)
         self._link()
+        self._waypoints = None  # computed on first use, once every edge is in
 
     # ---- building -------------------------------------------------------------------------
     def _index(self, res: Resource) -> None:
@@ -251,7 +253,10 @@ class MeshGraph:
         )
 
     def waypoints(self) -> list[Resource]:
-        return [gw for gw in self.of_kind("Gateway") if self.is_waypoint(gw)]
+        # computed once: rules ask per ServiceEntry, and each answer scans every Gateway's edges
+        if self._waypoints is None:
+            self._waypoints = [gw for gw in self.of_kind("Gateway") if self.is_waypoint(gw)]
+        return self._waypoints
 
     def bound_to(self, gw: Resource) -> list[Resource]:
         """ServiceEntries whose effective waypoint is this Gateway."""
