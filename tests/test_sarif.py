@@ -162,7 +162,7 @@ def test_no_category_no_automation_details() -> None:
 
 
 def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("EGRESSLINT_TEST_TOOL_CACHE") or str(Path.home() / ".cache")
     return Path(base) / "egresslint-tests" / f"sarif-multitool-{MULTITOOL_VERSION}"
 
 
