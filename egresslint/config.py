@@ -28,10 +28,11 @@ import yaml
 
 from . import engine
 from .graph import MODES
-from .loader import _PositionLoader
+from .loader import load_single
 from .model import PosDict, PosList, locate
 from .registry import all_rules, find, package_dir
 from .rule import TAGS, Rule
+from .yamlbuild import Unlintable
 
 CONFIG_NAMES = (".egresslint.yaml", ".egresslint.yml")
 PYPROJECT = "pyproject.toml"
@@ -173,19 +174,18 @@ def _shown(path: str, cwd: str) -> str:
 
 
 def _load_yaml(text: str, shown: str, folder: str) -> FileConfig:
-    loader = _PositionLoader(text)
     try:
-        doc = loader.get_single_data()
+        doc, duplicates = load_single(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{shown}{line}: not valid YAML: {problem}") from None
-    finally:
-        loader.dispose()
-    if loader.duplicates:
-        key, mark = loader.duplicates[0]
-        raise ConfigError(f"{shown}:{mark.line + 1}: {key}: key given twice")
+    except Unlintable as exc:
+        raise ConfigError(f"{shown}:{exc.line}: {exc}") from None
+    if duplicates:
+        key, line_no = duplicates[0]
+        raise ConfigError(f"{shown}:{line_no}: {key}: key given twice")
     if doc is None:
         doc = PosDict()
 

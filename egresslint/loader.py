@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from .model import Finding, Path, PosDict, PosList, Resource, SourceFile, Span, locate
+from .model import Finding, Path, PosDict, Resource, SourceFile, Span, locate
 from .yamlbuild import Builder, Unlintable
 
 UNPARSEABLE = "EGL001"
@@ -47,89 +47,19 @@ CLUSTER_SCOPED = frozenset(
 _TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 
 
-class _PositionLoader(yaml.CSafeLoader):
-    """CSafeLoader whose mappings and sequences remember node positions."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.duplicates: list[tuple[Any, yaml.Mark]] = []
-        self.saw_alias = False
-
-    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
-        if node in self.constructed_objects:
-            self.saw_alias = True
-        return super().construct_object(node, deep)
-
-
-def _span(node: yaml.Node) -> Span:
-    s, e = node.start_mark, node.end_mark
-    return Span(s.line + 1, s.column + 1, e.line + 1, e.column + 1)
-
-
-def _construct_map(loader: _PositionLoader, node: yaml.MappingNode) -> Iterator[PosDict]:
-    data = PosDict()
-    data.span = _span(node)
-    yield data
-    own = len(node.value)
-    loader.flatten_mapping(node)
-    merged = len(node.value) - own
-    seen: set[Any] = set()
-    for index, (key_node, value_node) in enumerate(node.value):
-        key = loader.construct_object(key_node, deep=False)
-        _require_hashable(key, node, key_node)
-        if index >= merged:
-            if key in seen:
-                loader.duplicates.append((key, key_node.start_mark))
-            seen.add(key)
-        data[key] = loader.construct_object(value_node, deep=False)
-        ks, ke, vs, ve = (
-            key_node.start_mark,
-            key_node.end_mark,
-            value_node.start_mark,
-            value_node.end_mark,
-        )
-        data.pos[key] = (
-            ks.line,
-            ks.column,
-            ke.line,
-            ke.column,
-            vs.line,
-            vs.column,
-            ve.line,
-            ve.column,
-        )
-
-
-def _require_hashable(key: Any, node: yaml.Node, key_node: yaml.Node) -> None:
+def load_single(text: str) -> tuple[Any, list[tuple[Any, int]]]:
+    """The first document of ``text`` as positioned values, with its duplicate keys (key,
+    1-based line). Raises ``yaml.YAMLError`` or :class:`Unlintable` for unusable input."""
+    loader = yaml.CSafeLoader(text)
     try:
-        hash(key)
-    except TypeError:
-        raise yaml.constructor.ConstructorError(
-            "while constructing a mapping",
-            node.start_mark,
-            "found an unhashable key (a mapping or sequence used as a key)",
-            key_node.start_mark,
-        ) from None
-
-
-def _construct_seq(loader: _PositionLoader, node: yaml.SequenceNode) -> Iterator[PosList]:
-    data = PosList()
-    data.span = _span(node)
-    yield data
-    for child in node.value:
-        data.append(loader.construct_object(child, deep=False))
-        data.pos.append(_span(child))
-
-
-def _construct_str(loader: _PositionLoader, node: yaml.ScalarNode) -> str:
-    # timestamps stay strings: the API server sees them as JSON strings
-    return str(loader.construct_scalar(node))
-
-
-_PositionLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-_PositionLoader.add_constructor("tag:yaml.org,2002:omap", _construct_map)
-_PositionLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
-_PositionLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_str)
+        node = loader.get_single_node()
+        if node is None:
+            return None, []
+        builder = Builder(loader, MAX_EXPANDED_NODES, MAX_DEPTH)
+        doc = builder.document(node)
+        return doc, [(key, line + 1) for key, line, _ in builder.duplicates]
+    finally:
+        loader.dispose()
 
 
 @dataclass(eq=False)
