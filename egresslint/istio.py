@@ -82,24 +82,34 @@ def originates_tls(dr: Resource, number: int | None) -> tuple[Mapping[str, Any],
     return None
 
 
-def http_fields(policy: Resource) -> Iterator[tuple[Path, str]]:
-    """Every HTTP-only attribute an AuthorizationPolicy uses: (path to the field, field name)."""
+def policy_fields(
+    policy: Resource,
+    operation_fields: tuple[str, ...],
+    source_fields: tuple[str, ...],
+    when_keys: frozenset[str],
+) -> Iterator[tuple[Path, str]]:
+    """Attributes of an AuthorizationPolicy outside what a proxy can evaluate: (path, name).
+
+    ``operation_fields``/``source_fields`` are the fields the proxy cannot see in ``to.operation``
+    and ``from.source``; ``when_keys`` are the ``when`` keys it can evaluate.
+    """
     for r, rule in enumerate_maps(policy.spec.get("rules")):
         base: Path = ("spec", "rules", r)
         for t, to in enumerate_maps(rule.get("to")):
             op = as_map(to.get("operation"))
-            for name in HTTP_OPERATION_FIELDS:
-                if name in op:
-                    yield (*base, "to", t, "operation", name), name
+            yield from (((*base, "to", t, "operation", n), n) for n in operation_fields if n in op)
         for f, frm in enumerate_maps(rule.get("from")):
             src = as_map(frm.get("source"))
-            for name in HTTP_SOURCE_FIELDS:
-                if name in src:
-                    yield (*base, "from", f, "source", name), name
+            yield from (((*base, "from", f, "source", n), n) for n in source_fields if n in src)
         for w, cond in enumerate_maps(rule.get("when")):
             key = cond.get("key")
-            if isinstance(key, str) and key not in L4_WHEN_KEYS:
+            if isinstance(key, str) and key not in when_keys:
                 yield (*base, "when", w, "key"), key
+
+
+def http_fields(policy: Resource) -> Iterator[tuple[Path, str]]:
+    """Every HTTP-only attribute an AuthorizationPolicy uses, as a waypoint sees them."""
+    return policy_fields(policy, HTTP_OPERATION_FIELDS, HTTP_SOURCE_FIELDS, L4_WHEN_KEYS)
 
 
 def action(policy: Resource) -> str:

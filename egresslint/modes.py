@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from . import istio
 from .graph import AGENTGATEWAY_WAYPOINTS, ISTIO_WAYPOINT, ZTUNNEL_EGRESS, MeshGraph
 from .model import Path, Resource, as_list, as_map, enumerate_maps
 
@@ -31,22 +32,7 @@ def version_text(version: Version) -> str:
 
 def ztunnel_l7_fields(policy: Resource) -> Iterator[tuple[Path, str]]:
     """Attributes ztunnel cannot enforce in an AuthorizationPolicy: (path, field name)."""
-    for r, rule in enumerate_maps(policy.spec.get("rules")):
-        base: Path = ("spec", "rules", r)
-        for t, to in enumerate_maps(rule.get("to")):
-            op = as_map(to.get("operation"))
-            for name in _OPERATION_L7:
-                if name in op:
-                    yield (*base, "to", t, "operation", name), name
-        for f, frm in enumerate_maps(rule.get("from")):
-            src = as_map(frm.get("source"))
-            for name in _SOURCE_L7:
-                if name in src:
-                    yield (*base, "from", f, "source", name), name
-        for w, cond in enumerate_maps(rule.get("when")):
-            key = cond.get("key")
-            if isinstance(key, str) and key not in ZTUNNEL_WHEN_KEYS:
-                yield (*base, "when", w, "key"), key
+    return istio.policy_fields(policy, _OPERATION_L7, _SOURCE_L7, ZTUNNEL_WHEN_KEYS)
 
 
 def has_target_refs(policy: Resource) -> bool:

@@ -2,8 +2,10 @@
 `solo-ztunnel-egress` gateway, which cannot see them.
 
 **Why it matters.** ztunnel-native egress enforces source identity, destination port and
-address only. HTTP methods, paths, hosts, request principals and HTTP `when` conditions are not
-visible at L4: in an ALLOW policy such a rule never matches, so the traffic it was meant to
+address only. HTTP methods, paths, hosts, request principals, `remoteIpBlocks` and `when`
+keys other than `source.ip`/`source.namespace`/`source.principal`/`destination.ip`/
+`destination.port` (`connection.sni` included: only a waypoint evaluates it) are not visible at
+L4: in an ALLOW policy such a rule never matches, so the traffic it was meant to
 allow is denied; in a DENY policy the HTTP part is dropped, so the rule is broader or does
 nothing. Either way the policy does not do what it says.
 
@@ -22,7 +24,7 @@ ztunnel).
 
 from collections.abc import Iterator
 
-from egresslint import istio, reach
+from egresslint import istio, modes, reach
 from egresslint.graph import ZTUNNEL_EGRESS, MeshGraph
 from egresslint.model import Finding, Resource
 from egresslint.rule import Context, Rule, related
@@ -64,7 +66,7 @@ def check(ctx: Context) -> Iterator[Finding]:
                 if istio.action(ap) == "ALLOW"
                 else "is dropped"
             )
-            for index, path, names in reach.fields_by_rule(istio.http_fields(ap)):
+            for index, path, names in reach.fields_by_rule(modes.ztunnel_l7_fields(ap)):
                 attrs = "attribute" if len(names) == 1 else "attributes"
                 yield RULE.at(
                     ap,

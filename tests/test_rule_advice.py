@@ -98,9 +98,12 @@ def test_egl401_one_finding_per_rule() -> None:
     assert sorted(f.message.split(" matches ")[0].split()[-1] for f in found) == [
         "spec.rules[0]",
         "spec.rules[1]",
+        "spec.rules[2]",
     ]
     second = next(f for f in found if "spec.rules[1]" in f.message)
     assert "'hosts', 'request.headers[x-ci]'" in second.message
+    third = next(f for f in found if "spec.rules[2]" in f.message)
+    assert "'connection.sni'" in third.message  # a waypoint-only key, not L4
 
 
 def test_egl114_names_the_reason_and_the_binding() -> None:
