@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from egresslint import engine, suppress
@@ -143,19 +144,17 @@ def test_parse_comment() -> None:
     assert suppress.parse_comment(" -- reason") == ([], "reason")
 
 
-def test_cli_exit_code_summary_and_sarif(tmp_path: Path, monkeypatch: object) -> None:
+def test_cli_exit_code_summary_and_sarif(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = SETUP + opted_out("a", label_comment="  # egresslint: ignore EGL101 -- approved")
     (tmp_path / "egress.yaml").write_text(text, encoding="utf-8")
     runner = CliRunner()
-    with runner.isolated_filesystem(temp_dir=tmp_path):
-        path = str(tmp_path / "egress.yaml")
-        out = runner.invoke(cli, ["check", "--select", "EGL101", path])
-        assert out.exit_code == 0, out.output
-        assert "1 suppressed" in out.stdout and "(suppressed: approved)" in out.stdout
-        sarif = runner.invoke(cli, ["check", "--select", "EGL101", "-f", "sarif", path])
-        results = json.loads(sarif.stdout)["runs"][0]["results"]
-        assert results[0]["suppressions"] == [{"kind": "inSource", "justification": "approved"}]
-        strict = runner.invoke(
-            cli, ["check", "--select", "EGL101", "--no-inline-suppressions", path]
-        )
-        assert strict.exit_code == 1
+    monkeypatch.chdir(tmp_path)  # no configuration file from the repository applies
+    path = str(tmp_path / "egress.yaml")
+    out = runner.invoke(cli, ["check", "--select", "EGL101", path])
+    assert out.exit_code == 0, out.output
+    assert "1 suppressed" in out.stdout and "(suppressed: approved)" in out.stdout
+    sarif = runner.invoke(cli, ["check", "--select", "EGL101", "-f", "sarif", path])
+    results = json.loads(sarif.stdout)["runs"][0]["results"]
+    assert results[0]["suppressions"] == [{"kind": "inSource", "justification": "approved"}]
+    strict = runner.invoke(cli, ["check", "--select", "EGL101", "--no-inline-suppressions", path])
+    assert strict.exit_code == 1
