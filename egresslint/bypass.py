@@ -86,6 +86,10 @@ class Admission:
 
 def admission(graph: MeshGraph, gw: Resource) -> Admission:
     """``makeAllowedRoutes``: the bound listener, else the HBONE listener, else ``Same``."""
+    return graph.memo(("bypass.admission", gw), lambda: _admission(graph, gw))
+
+
+def _admission(graph: MeshGraph, gw: Resource) -> Admission:
     index: int | None = None
     known = True
     annotation = _binding_annotation(graph, gw)
@@ -130,8 +134,22 @@ def app_workloads(graph: MeshGraph, namespace: str) -> list[Workload]:
     return [w for w in graph.workloads(namespace) if not is_waypoint_pod(w)]
 
 
+def waypoints_in(graph: MeshGraph, namespace: str) -> list[Resource]:
+    """The waypoints living in ``namespace``, in ``graph.waypoints()`` order."""
+    return graph.memo("bypass.waypoints_by_namespace", lambda: _waypoints_by_ns(graph)).get(
+        namespace, []
+    )
+
+
+def _waypoints_by_ns(graph: MeshGraph) -> dict[str, list[Resource]]:
+    out: dict[str, list[Resource]] = {}
+    for gw in graph.waypoints():
+        out.setdefault(gw.namespace, []).append(gw)
+    return out
+
+
 def hosts_waypoint(graph: MeshGraph, namespace: str) -> bool:
-    return any(gw.namespace == namespace for gw in graph.waypoints())
+    return bool(waypoints_in(graph, namespace))
 
 
 def is_app_namespace(graph: MeshGraph, namespace: str) -> bool:
@@ -283,19 +301,66 @@ def binding_problem(graph: MeshGraph, res: Resource) -> BindingProblem | None:
 
 
 def service_waypoints_admitting(graph: MeshGraph, namespace: str) -> list[Resource]:
-    """Waypoints a ServiceEntry in ``namespace`` could bind to and be accepted by."""
-    return [
-        gw
-        for gw in graph.waypoints()
-        if graph.waypoint_for(gw) in ("service", "all")
-        and (gw.namespace == namespace or admits(graph, gw, namespace) is True)
-    ]
+    """Waypoints a ServiceEntry in ``namespace`` could bind to and be accepted by (answered
+    once per namespace: rules ask per ServiceEntry, and each answer reads every waypoint)."""
+    return graph.memo(
+        ("bypass.service_waypoints_admitting", namespace),
+        lambda: _service_waypoints_admitting(graph, namespace),
+    )
+
+
+def service_waypoints(graph: MeshGraph) -> list[Resource]:
+    """Waypoints that take service traffic (``istio.io/waypoint-for`` service or all)."""
+    return graph.memo(
+        "bypass.service_waypoints",
+        lambda: [g for g in graph.waypoints() if graph.waypoint_for(g) in ("service", "all")],
+    )
+
+
+@dataclass(frozen=True)
+class _AdmissionIndex:
+    """Service waypoints by how they admit other namespaces, each with its position in
+    ``service_waypoints`` (answers keep that order)."""
+
+    by_home: dict[str, list[tuple[int, Resource]]]
+    everyone: list[tuple[int, Resource]]  # from: All
+    by_selector: list[tuple[int, Resource]]  # from: Selector, with a selector mapping
+
+
+def _admission_index(graph: MeshGraph) -> _AdmissionIndex:
+    index = _AdmissionIndex({}, [], [])
+    for i, gw in enumerate(service_waypoints(graph)):
+        index.by_home.setdefault(gw.namespace, []).append((i, gw))
+        adm = admission(graph, gw)
+        if adm.from_ == "All":
+            index.everyone.append((i, gw))
+        elif adm.from_ == "Selector" and isinstance(adm.selector, Mapping):
+            index.by_selector.append((i, gw))
+    return index
+
+
+def _service_waypoints_admitting(graph: MeshGraph, namespace: str) -> list[Resource]:
+    """Those in the namespace, those admitting All, and those whose selector matches it: the
+    same as asking ``admits`` of every waypoint, without reading every waypoint per namespace."""
+    index = graph.memo("bypass.admission_index", lambda: _admission_index(graph))
+    found = dict(index.by_home.get(namespace, []))
+    found.update(index.everyone)
+    if index.by_selector:
+        labels = namespace_labels(graph, namespace)
+        for i, gw in index.by_selector:
+            if selector_matches(admission(graph, gw).selector, labels):
+                found[i] = gw
+    return [found[i] for i in sorted(found)]
 
 
 def egress_proxy_phrase(graph: MeshGraph) -> str:
     """How messages name the egress proxy: ``the ztunnel egress gateway`` when every egress
     Gateway is ``solo-ztunnel-egress`` (no proxy pods: traffic exits from the ztunnel pod's
     network namespace), else the waypoint."""
+    return graph.memo("bypass.egress_proxy_phrase", lambda: _egress_proxy_phrase(graph))
+
+
+def _egress_proxy_phrase(graph: MeshGraph) -> str:
     classes = {graph.gateway_class(gw) for gw in graph.waypoints()}
     if not classes and graph.mode_override:
         classes = {graph.mode_override}

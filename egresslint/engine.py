@@ -123,10 +123,11 @@ def run(options: Options, progress: Callable[[int, int], None] | None = None) ->
     rules = enabled_rules(options)
     parsed, skipped = load(options, progress)
     resources: list[Resource] = [r for p in parsed for r in p.resources]
-    graph = MeshGraph(resources, options.mode, [v for p in parsed for v in p.values])
-    ctx = Context(graph, parse_version(options.istio_version))
-    findings = [f for p in parsed for f in p.findings]
-    found, errors = run_rules(rules, ctx, options.params)
+    with parallel.gc_paused():  # graph and findings are acyclic and live until exit, like the parse
+        graph = MeshGraph(resources, options.mode, [v for p in parsed for v in p.values])
+        ctx = Context(graph, parse_version(options.istio_version))
+        findings = [f for p in parsed for f in p.findings]
+        found, errors = run_rules(rules, ctx, options.params)
     findings += found
     by_id = {r.id: r for r in rules}
     findings = [f for f in findings if f.rule_id in by_id]

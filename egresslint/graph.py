@@ -11,9 +11,9 @@ indexes by kind, namespace, name and host, so each rule stays linear in the inpu
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import networkx as nx
 
@@ -35,6 +35,8 @@ ISTIO_WAYPOINT = "istio-waypoint"
 AGENTGATEWAY_WAYPOINTS = ("enterprise-agentgateway-waypoint", "istio-agentgateway-waypoint")
 EGRESS_CLASSES = (ZTUNNEL_EGRESS, ISTIO_WAYPOINT, *AGENTGATEWAY_WAYPOINTS)
 MODES = (ZTUNNEL_EGRESS, ISTIO_WAYPOINT, "enterprise-agentgateway-waypoint")
+
+T = TypeVar("T")
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
 
@@ -116,6 +118,7 @@ class MeshGraph:
         self._workloads: dict[str, list[Workload]] = defaultdict(list)
         self._netpols: dict[str, list[Resource]] = defaultdict(list)
         self._by_ns_kind: dict[tuple[str, str], list[Resource]] = defaultdict(list)
+        self._memo: dict[Any, Any] = {}  # per-run answers shared by rules (see memo())
         for res in self.resources:
             self._index(res)
         self._link()
@@ -170,6 +173,15 @@ class MeshGraph:
         for np_ in self.of_kind("NetworkPolicy"):
             for wl in self.pods_selected_by(np_):
                 self.g.add_edge(np_, wl.resource, rel="selects")
+
+    def memo(self, key: Any, compute: Callable[[], T]) -> T:
+        """``compute()`` once per run for ``key``: rules ask the same question per resource
+        (say, per ServiceEntry about its namespace), and the answer only depends on the graph."""
+        try:
+            return cast(T, self._memo[key])
+        except KeyError:
+            value = self._memo[key] = compute()
+            return value
 
     # ---- lookups --------------------------------------------------------------------------
     def of_kind(self, *kinds: str) -> list[Resource]:
@@ -248,6 +260,8 @@ class MeshGraph:
 
     def is_waypoint(self, gw: Resource) -> bool:
         """A Gateway that acts as a waypoint or egress gateway (by class, or because something binds to it)."""
+        if self._waypoints is not None:  # known: a set lookup instead of a scan of its edges
+            return gw in self.memo("graph.waypoint_set", lambda: set(self.waypoints()))
         return self.gateway_class(gw) in EGRESS_CLASSES or any(
             d.get("rel") == "binds" for _, _, d in self.g.in_edges(gw, data=True)
         )

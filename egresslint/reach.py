@@ -36,26 +36,35 @@ def is_opaque(se: Resource) -> bool:
     return bool(protocols) and all(p in istio.OPAQUE_PROTOCOLS for p in protocols)
 
 
-def _bound_services(graph: MeshGraph, gw: Resource) -> list[Resource]:
-    return [svc for svc in graph.of_kind("Service") if graph.waypoint_of(svc) is gw]
-
-
-def _bound_namespaces_with_workloads(graph: MeshGraph, gw: Resource) -> bool:
-    return any(
-        graph.waypoint_of(ns) is gw and graph.workloads(ns.name)
-        for ns in graph.of_kind("Namespace")
-    )
+def _other_users(graph: MeshGraph) -> set[Resource]:
+    """Waypoints a Kubernetes Service, or a namespace with workloads, is bound to (one pass
+    over Services and Namespaces, instead of one per waypoint asked about)."""
+    used: set[Resource] = set()
+    for svc in graph.of_kind("Service"):
+        gw = graph.waypoint_of(svc)
+        if gw is not None:
+            used.add(gw)
+    for ns in graph.of_kind("Namespace"):
+        gw = graph.waypoint_of(ns)
+        if gw is not None and graph.workloads(ns.name):
+            used.add(gw)
+    return used
 
 
 def opaque_waypoint(graph: MeshGraph, gw: Resource) -> list[Resource]:
     """The ServiceEntries bound to an Envoy waypoint when all of them are opaque and nothing
-    else (a Kubernetes Service, a namespace with workloads) is known to use it; else []."""
+    else (a Kubernetes Service, a namespace with workloads) is known to use it; else [].
+    Answered once per waypoint (asked per policy)."""
+    return graph.memo(("reach.opaque_waypoint", gw), lambda: _opaque_waypoint(graph, gw))
+
+
+def _opaque_waypoint(graph: MeshGraph, gw: Resource) -> list[Resource]:
     if graph.gateway_class(gw) in NON_ENVOY_CLASSES:
         return []
     bound = graph.bound_to(gw)
     if not bound or not all(is_opaque(se) for se in bound):
         return []
-    if _bound_services(graph, gw) or _bound_namespaces_with_workloads(graph, gw):
+    if gw in graph.memo("reach.other_users", lambda: _other_users(graph)):
         return []
     return bound
 

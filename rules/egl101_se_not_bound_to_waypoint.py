@@ -53,7 +53,12 @@ def _label_text(se: Resource, gw: Resource) -> str:
 
 
 def _advice(se: Resource, graph: MeshGraph) -> tuple[str, list[Related]]:
-    """How to bind the ServiceEntry: only to waypoints that would accept it."""
+    """How to bind the ServiceEntry: only to waypoints that would accept it (the advice depends
+    only on the namespace, so it is worked out once per namespace)."""
+    return graph.memo(("EGL101.advice", se.namespace), lambda: _advice_now(se, graph))
+
+
+def _advice_now(se: Resource, graph: MeshGraph) -> tuple[str, list[Related]]:
     admitting = bypass.service_waypoints_admitting(graph, se.namespace)
     if len(admitting) == 1:
         return (
@@ -68,14 +73,14 @@ def _advice(se: Resource, graph: MeshGraph) -> tuple[str, list[Related]]:
             "elsewhere) on the ServiceEntry or its namespace.",
             [],
         )
-    others = [g for g in graph.waypoints() if graph.waypoint_for(g) in ("service", "all")]
+    others = bypass.service_waypoints(graph)
     if not others:
         return (
             "Add the label istio.io/use-waypoint: <waypoint> (and istio.io/use-waypoint-namespace "
             "when it lives elsewhere) to the ServiceEntry or its namespace.",
             [],
         )
-    gw = sorted(others, key=lambda g: g.ref)[0]
+    gw = graph.memo("EGL101.first_waypoint", lambda: min(others, key=lambda g: g.ref))
     adm = bypass.admission(graph, gw)
     home = graph.namespace(gw.namespace)
     if home is not None and home.labels.get(USE_WAYPOINT) == gw.name:

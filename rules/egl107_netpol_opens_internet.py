@@ -51,9 +51,7 @@ def _waypoint_only(graph: MeshGraph, np_: Resource) -> bool:
     ):
         return False
     return any(
-        graph.waypoint_pods_selected(np_, gw)
-        for gw in graph.waypoints()
-        if gw.namespace == np_.namespace
+        graph.waypoint_pods_selected(np_, gw) for gw in bypass.waypoints_in(graph, np_.namespace)
     )
 
 

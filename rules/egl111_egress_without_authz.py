@@ -27,6 +27,7 @@ waypoints ignore selector policies).
 """
 
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from egresslint import modes
 from egresslint.graph import AGENTGATEWAY_WAYPOINTS, USE_WAYPOINT, MeshGraph
@@ -59,7 +60,12 @@ def _agw_authorizes(policy: Resource) -> bool:
 
 
 def _agw_covered(graph: MeshGraph, gw: Resource) -> bool:
-    """An (Enterprise)AgentgatewayPolicy with authorization whose targetRefs name the Gateway."""
+    """An (Enterprise)AgentgatewayPolicy with authorization whose targetRefs name the Gateway
+    (answered once per Gateway: asked per ServiceEntry bound to it)."""
+    return graph.memo(("EGL111.agw_covered", gw), lambda: _agw_covered_now(graph, gw))
+
+
+def _agw_covered_now(graph: MeshGraph, gw: Resource) -> bool:
     for kind in AGW_POLICIES:
         for policy in graph.in_namespace(kind, gw.namespace):
             if _agw_authorizes(policy) and any(t is gw for t in modes.agw_targets(graph, policy)):
@@ -76,17 +82,22 @@ def _covered(graph: MeshGraph, se: Resource, gw: Resource) -> bool:
 
 def _class_policy(graph: MeshGraph, gw: Resource) -> bool:
     """A policy targeting the GatewayClass by name (the class itself need not be in the repo)."""
-    name = graph.gateway_class(gw)
+    return graph.gateway_class(gw) in graph.memo(
+        "EGL111.targeted_classes", lambda: _targeted_classes(graph)
+    )
+
+
+def _targeted_classes(graph: MeshGraph) -> set[Any]:
+    """Names of the GatewayClasses any AuthorizationPolicy's targetRefs name (one pass)."""
+    names: set[Any] = set()
     for ap in graph.of_kind("AuthorizationPolicy"):
         refs = ap.spec.get("targetRefs")
         for ref in refs if isinstance(refs, list) else []:
-            if (
-                isinstance(ref, dict)
-                and ref.get("kind") == "GatewayClass"
-                and ref.get("name") == name
-            ):
-                return True
-    return False
+            if isinstance(ref, dict) and ref.get("kind") == "GatewayClass":
+                name = ref.get("name")
+                if isinstance(name, str):
+                    names.add(name)
+    return names
 
 
 def _agw_finding(graph: MeshGraph, se: Resource, gw: Resource, path: Path) -> Finding:
