@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from . import __version__, baseline, config, context, engine, ruledocs
+from . import __version__, baseline, config, context, engine, parallel, ruledocs
 from .graph import MODES
 from .progress import for_stderr
 from .registry import all_rules, find
@@ -163,7 +163,8 @@ def check(
     color = (
         output is None and fmt == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     )
-    report = render(fmt, result, color=color, category=kw.get("sarif_category"))
+    with parallel.gc_paused():  # thousands of acyclic report objects: nothing to collect
+        report = render(fmt, result, color=color, category=kw.get("sarif_category"))
     _write(report, output)
     for err in result.internal_errors:
         click.echo(f"egresslint: internal error: {err} (please report this as a bug)", err=True)

@@ -21,9 +21,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import yaml
 
 from . import engine
@@ -33,6 +32,9 @@ from .model import PosDict, PosList, locate
 from .registry import all_rules, find, package_dir
 from .rule import TAGS, Rule
 from .yamlbuild import Unlintable
+
+if TYPE_CHECKING:  # jsonschema is imported only when a configuration file is checked
+    from jsonschema import ValidationError
 
 CONFIG_NAMES = (".egresslint.yaml", ".egresslint.yml")
 PYPROJECT = "pyproject.toml"
@@ -264,7 +266,7 @@ def _dotted(path: Iterable[Any]) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
-def _schema_message(error: jsonschema.ValidationError) -> tuple[KeyPath, str]:
+def _schema_message(error: ValidationError) -> tuple[KeyPath, str]:
     path = tuple(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
         sub = error.schema if isinstance(error.schema, Mapping) else {}
@@ -283,6 +285,8 @@ def _schema_message(error: jsonschema.ValidationError) -> tuple[KeyPath, str]:
 
 def validate(config: FileConfig) -> None:
     """Raise ConfigError for the first problem, in file order."""
+    import jsonschema  # only when there is a configuration file to check
+
     validator = jsonschema.Draft202012Validator(schema())
     errors = sorted(
         validator.iter_errors(config.data), key=lambda e: [str(p) for p in e.absolute_path]

@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-import networkx as nx
-
 from .hostindex import HostIndex
 from .model import Resource, as_list, as_map, enumerate_maps
 from .selectors import fqdn, selector_matches
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from .loader import ValuesDoc
 
 USE_WAYPOINT = "istio.io/use-waypoint"
@@ -108,7 +108,9 @@ class MeshGraph:
         self.resources: list[Resource] = list(resources)
         self._values: list[ValuesDoc] = list(values)
         self.mode_override = mode
-        self.g = nx.MultiDiGraph()
+        self._edges: list[tuple[Resource, Resource, str]] = []  # (source, target, rel)
+        self._in: dict[tuple[Resource, str], list[Resource]] = defaultdict(list)
+        self._nx: nx.MultiDiGraph | None = None
         self._by_kind: dict[str, list[Resource]] = defaultdict(list)
         self._by_key: dict[tuple[str, str, str], Resource] = {}
         self._hosts: dict[str, list[Resource]] = defaultdict(list)
@@ -126,7 +128,6 @@ class MeshGraph:
 
     # ---- building -------------------------------------------------------------------------
     def _index(self, res: Resource) -> None:
-        self.g.add_node(res)
         self._by_kind[res.kind].append(res)
         self._by_key.setdefault(res.key, res)
         self._by_ns_kind[(res.namespace, res.kind)].append(res)
@@ -145,11 +146,32 @@ class MeshGraph:
             if wl is not None:
                 self._workloads[res.namespace].append(wl)
 
+    def _edge(self, source: Resource, target: Resource, rel: str) -> None:
+        self._edges.append((source, target, rel))
+        self._in[(target, rel)].append(source)
+
+    @property
+    def g(self) -> nx.MultiDiGraph:
+        """The links as a networkx graph (built on first use: rules ask the indexes instead,
+        and a run that draws nothing never imports networkx)."""
+        if self._nx is None:
+            import networkx as nx
+
+            self._nx = nx.MultiDiGraph()
+            self._nx.add_nodes_from(self.resources)
+            for source, target, rel in self._edges:
+                self._nx.add_edge(source, target, rel=rel)
+        return self._nx
+
+    def sources(self, target: Resource, rel: str) -> list[Resource]:
+        """Resources with a ``rel`` link to ``target``, in the order the links were made."""
+        return self._in.get((target, rel), [])
+
     def _link(self) -> None:
         for res in self.resources:
             ns = self.namespace(res.namespace) if res.namespace else None
             if ns is not None:
-                self.g.add_edge(res, ns, rel="in")
+                self._edge(res, ns, "in")
         self._link_waypoints()
         self._link_references()
 
@@ -157,22 +179,22 @@ class MeshGraph:
         for se in self.of_kind("ServiceEntry"):
             gw = self.waypoint_of(se)
             if gw is not None:
-                self.g.add_edge(se, gw, rel="binds")
+                self._edge(se, gw, "binds")
         for gw in self.of_kind("Gateway"):
             cls = self.get("GatewayClass", "", self.gateway_class(gw))
             if cls is not None:
-                self.g.add_edge(gw, cls, rel="class")
+                self._edge(gw, cls, "class")
 
     def _link_references(self) -> None:
         for res in self.of_kind("DestinationRule", "VirtualService"):
             for se in self.service_entries_for(res):
-                self.g.add_edge(res, se, rel="host")
+                self._edge(res, se, "host")
         for ap in self.of_kind("AuthorizationPolicy"):
             for target, _ in self.policy_targets(ap):
-                self.g.add_edge(ap, target, rel="targets")
+                self._edge(ap, target, "targets")
         for np_ in self.of_kind("NetworkPolicy"):
             for wl in self.pods_selected_by(np_):
-                self.g.add_edge(np_, wl.resource, rel="selects")
+                self._edge(np_, wl.resource, "selects")
 
     def memo(self, key: Any, compute: Callable[[], T]) -> T:
         """``compute()`` once per run for ``key``: rules ask the same question per resource
@@ -262,9 +284,7 @@ class MeshGraph:
         """A Gateway that acts as a waypoint or egress gateway (by class, or because something binds to it)."""
         if self._waypoints is not None:  # known: a set lookup instead of a scan of its edges
             return gw in self.memo("graph.waypoint_set", lambda: set(self.waypoints()))
-        return self.gateway_class(gw) in EGRESS_CLASSES or any(
-            d.get("rel") == "binds" for _, _, d in self.g.in_edges(gw, data=True)
-        )
+        return self.gateway_class(gw) in EGRESS_CLASSES or bool(self.sources(gw, "binds"))
 
     def waypoints(self) -> list[Resource]:
         # computed once: rules ask per ServiceEntry, and each answer scans every Gateway's edges
@@ -274,7 +294,7 @@ class MeshGraph:
 
     def bound_to(self, gw: Resource) -> list[Resource]:
         """ServiceEntries whose effective waypoint is this Gateway."""
-        return [s for s, _, d in self.g.in_edges(gw, data=True) if d.get("rel") == "binds"]
+        return list(self.sources(gw, "binds"))
 
     def mode_of(self, se: Resource) -> str | None:
         """The egress mode of a ServiceEntry: its waypoint's GatewayClass, or ``--mode``."""
@@ -338,18 +358,10 @@ class MeshGraph:
         return list(dict.fromkeys(found))
 
     def destination_rules_for(self, se: Resource) -> list[Resource]:
-        return [
-            s
-            for s, _, d in self.g.in_edges(se, data=True)
-            if d.get("rel") == "host" and s.kind == "DestinationRule"
-        ]
+        return [s for s in self.sources(se, "host") if s.kind == "DestinationRule"]
 
     def virtual_services_for(self, se: Resource) -> list[Resource]:
-        return [
-            s
-            for s, _, d in self.g.in_edges(se, data=True)
-            if d.get("rel") == "host" and s.kind == "VirtualService"
-        ]
+        return [s for s in self.sources(se, "host") if s.kind == "VirtualService"]
 
     # ---- policies -------------------------------------------------------------------------
     def policy_targets(self, policy: Resource) -> Iterator[tuple[Resource, int]]:
@@ -370,7 +382,7 @@ class MeshGraph:
                 yield target, i
 
     def policies_targeting(self, res: Resource) -> list[Resource]:
-        return [s for s, _, d in self.g.in_edges(res, data=True) if d.get("rel") == "targets"]
+        return list(self.sources(res, "targets"))
 
     # ---- workloads and NetworkPolicies ----------------------------------------------------
     def workloads(self, namespace: str | None = None) -> list[Workload]:

@@ -12,14 +12,14 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from functools import cache, lru_cache
-from typing import Any
-
-import jsonschema
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from . import fastschema
 from .model import Path, Resource
 from .registry import package_dir
+
+if TYPE_CHECKING:  # jsonschema is imported only for documents the compiled check rejects
+    from jsonschema.exceptions import ValidationError
 
 _UNEXPECTED = re.compile(r"'([^']+)' (?:was|were) unexpected")
 
@@ -42,16 +42,23 @@ def known(api_version: str, kind: str) -> bool:
 
 
 @cache
-def _validator(file_name: str) -> Any:
+def _schema(file_name: str) -> Any:
     path = package_dir("schemas") / "kinds" / file_name
-    schema = json.loads(path.read_text(encoding="utf-8"))
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@cache
+def _validator(file_name: str) -> Any:
+    import jsonschema
+
+    schema = _schema(file_name)
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema)
 
 
 @cache
 def _quick(file_name: str) -> fastschema.Check:
-    return fastschema.compile_schema(_validator(file_name).schema)
+    return fastschema.compile_schema(_schema(file_name))
 
 
 def _dotted(path: Path) -> str:
@@ -121,7 +128,9 @@ def errors(resource: Resource) -> list[tuple[Path, str]]:
 
 def _explain(err: ValidationError) -> list[tuple[Path, str]]:
     if err.validator in ("anyOf", "oneOf") and err.context:
-        best = jsonschema.exceptions.best_match(err.context)
+        from jsonschema.exceptions import best_match
+
+        best = best_match(err.context)
         return _explain(best) if best is not None else [(tuple(err.absolute_path), err.message)]
     if err.validator == "additionalProperties":
         return list(_unknown_fields(err))

@@ -54,17 +54,40 @@ def _plan(cls: type) -> tuple[tuple[str, str, Any, bool], ...]:
     return plan
 
 
+_LEAVES = frozenset({str, int, float, bool})
+_CONVERTERS: dict[type, Any] = {}
+
+
+def _converter(cls: type) -> Any:
+    """A function turning one instance of the sarif-om class into a dict, generated once per
+    class as straight-line code from its field plan (the same output as walking the plan, but
+    the loop, tuple unpacking and a call per string or number were most of the rendering)."""
+    lines = ["def convert(value):", "    out = {}"]
+    for i, (attr_name, name, _, keep) in enumerate(_plan(cls)):
+        lines.append(f"    item = value.{attr_name}")
+        skip = "item is None" if keep else f"item is None or item == defaults[{i}]"
+        lines.append(f"    if not ({skip}):")
+        lines.append(f"        out[{name!r}] = item if type(item) in leaves else to_json_obj(item)")
+    lines.append("    return out")
+    scope: dict[str, Any] = {
+        "defaults": tuple(d for _, _, d, _ in _plan(cls)),
+        "leaves": _LEAVES,
+        "to_json_obj": to_json_obj,
+    }
+    exec("\n".join(lines), scope)  # noqa: S102 - code built from attrs field names only
+    convert = scope["convert"]
+    _CONVERTERS[cls] = convert
+    return convert
+
+
 def to_json_obj(value: Any) -> Any:
     """A sarif-om object tree as plain JSON data with schema property names."""
     cls = type(value)
-    if cls in _PLANS or attr.has(cls):
-        out: dict[str, Any] = {}
-        for attr_name, name, default, keep in _plan(cls):
-            item = getattr(value, attr_name)
-            if item is None or (not keep and item == default):
-                continue
-            out[name] = to_json_obj(item)
-        return out
+    if cls in _LEAVES:
+        return value
+    convert = _CONVERTERS.get(cls)
+    if convert is not None or attr.has(cls):
+        return (convert or _converter(cls))(value)
     if isinstance(value, Mapping):
         return {str(k): to_json_obj(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
