@@ -154,6 +154,7 @@ def check(
 ) -> None:
     eff = _effective({**kw, "fail_on": fail_on})
     options = _options(paths, kw, eff)
+    options.reuse_results = options.cache  # check needs findings only, not the graph
     reported = context.plan(options, list(kw["context"]))
     result = engine.run(options, progress=for_stderr())
     if result.files == 0:
@@ -163,12 +164,32 @@ def check(
     color = (
         output is None and fmt == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     )
-    with parallel.gc_paused():  # thousands of acyclic report objects: nothing to collect
-        report = render(fmt, result, color=color, category=kw.get("sarif_category"))
+    parts = _report_parts(fmt, color, kw, reported)
+    report = result.cache.report(parts) if result.cache and parts else None
+    if report is None:
+        with parallel.gc_paused():  # thousands of acyclic report objects: nothing to collect
+            report = render(fmt, result, color=color, category=kw.get("sarif_category"))
+        if result.cache and parts:
+            result.cache.keep_report(parts, report)
     _write(report, output)
     for err in result.internal_errors:
         click.echo(f"egresslint: internal error: {err} (please report this as a bug)", err=True)
     sys.exit(engine.exit_code(result, eff.value("fail-on")))
+
+
+def _report_parts(
+    fmt: str, color: bool, kw: dict[str, Any], reported: set[str] | None
+) -> list[str] | None:
+    """What, besides the run's findings, shapes the report (None: do not reuse one)."""
+    parts = [fmt, str(color), repr(kw.get("sarif_category")), repr(sorted(reported or []))]
+    parts.append(repr(reported is None))
+    if kw.get("baseline"):
+        try:
+            with open(kw["baseline"], "rb") as handle:
+                parts.append(handle.read().hex())
+        except OSError:
+            return None
+    return parts
 
 
 def _effective(kw: dict[str, Any]) -> config.Effective:

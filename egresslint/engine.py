@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import loader, modes, parallel, suppress
+from . import loader, modes, parallel, resultcache, suppress
 from .files import STDIN, Input, Skipped, discover
 from .graph import MeshGraph
 from .model import Finding, Resource, SourceFile
@@ -41,6 +41,7 @@ class Options:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # rule id -> configured params
     inline_suppressions: bool = True
     cache: bool = True  # the parse cache in the user cache folder (--no-cache)
+    reuse_results: bool = False  # also the run cache (resultcache.py): check sets it; no graph
 
 
 @dataclass
@@ -54,6 +55,7 @@ class RunResult:
     notifications: list[str] = field(default_factory=list)
     internal_errors: list[str] = field(default_factory=list)
     graph: MeshGraph | None = None
+    cache: resultcache.RunCache | None = None  # the run cache entry this result matches
 
     def counts(self) -> dict[str, int]:
         out = {lvl: 0 for lvl in ("error", "warning", "note")}
@@ -89,18 +91,34 @@ def read_input(item: Input, default_ns: str) -> loader.ParsedFile:
 
 
 def load(
-    options: Options, progress: Callable[[int, int], None] | None = None
+    options: Options,
+    progress: Callable[[int, int], None] | None = None,
+    found: tuple[list[Input | Skipped], list[parallel._Job] | None] | None = None,
 ) -> tuple[list[loader.ParsedFile], list[Skipped]]:
-    """Read every input; ``progress(done, total)`` is called after each file when given."""
+    """Read every input; ``progress(done, total)`` is called after each file when given.
+    ``found``: the inputs already discovered (and read), as ``run`` does for the run cache."""
     base = options.base_dir or os.getcwd()
-    items = list(discover(options.paths, options.excludes, base))
+    items, read = found or (list(discover(options.paths, options.excludes, base)), None)
     skipped = [item for item in items if isinstance(item, Skipped)]
     inputs = [item for item in items if isinstance(item, Input)]
     # cache, parallel parse and garbage-collector handling live in parallel.py
     parsed = parallel.parse_inputs(
-        inputs, options.default_namespace, options.cache, progress=progress
+        inputs, options.default_namespace, options.cache, progress=progress, read=read
     )
     return parsed, skipped
+
+
+def _run_cache(
+    options: Options, rules: list[Rule]
+) -> tuple[resultcache.RunCache | None, list[Input | Skipped], list[parallel._Job] | None]:
+    """The run cache entry (None when off, or for standard input), with what it read."""
+    base = options.base_dir or os.getcwd()
+    items = list(discover(options.paths, options.excludes, base))
+    inputs = [item for item in items if isinstance(item, Input)]
+    if not (options.cache and options.reuse_results) or any(i.real == STDIN for i in inputs):
+        return None, items, None
+    read = parallel.read_all(inputs)
+    return resultcache.RunCache(options, rules, items, read, base), items, read
 
 
 def run_rules(
@@ -121,7 +139,12 @@ def run_rules(
 
 def run(options: Options, progress: Callable[[int, int], None] | None = None) -> RunResult:
     rules = enabled_rules(options)
-    parsed, skipped = load(options, progress)
+    entry, items, read = _run_cache(options, rules)
+    cached = entry.load(rules) if entry is not None else None
+    if cached is not None:
+        cached.cache = entry
+        return cached
+    parsed, skipped = load(options, progress, (items, read))
     resources: list[Resource] = [r for p in parsed for r in p.resources]
     with parallel.gc_paused():  # graph and findings are acyclic and live until exit, like the parse
         graph = MeshGraph(resources, options.mode, [v for p in parsed for v in p.values])
@@ -143,6 +166,9 @@ def run(options: Options, progress: Callable[[int, int], None] | None = None) ->
     )
     result.skipped, result.internal_errors, result.graph = skipped, errors, graph
     result.notifications = _notes(graph, resources)
+    if entry is not None and not result.internal_errors:
+        entry.store(result)
+        result.cache = entry
     return result
 
 

@@ -125,24 +125,32 @@ def _loads(blob: bytes, job: _Job) -> loader.ParsedFile | None:
     return parsed
 
 
+def read_all(items: Sequence[Input]) -> list[_Job]:
+    """Every input's bytes (or why it could not be read), in input order."""
+    return [_read(i, item) for i, item in enumerate(items)]
+
+
 def parse_inputs(
     items: Sequence[Input],
     default_ns: str,
     use_cache: bool = True,
     workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    read: list[_Job] | None = None,
 ) -> list[loader.ParsedFile]:
     """Every input parsed, in input order; unreadable files become EGL001 findings.
 
-    ``progress(done, total)`` is called as files complete (cached ones count at once)."""
+    ``progress(done, total)`` is called as files complete (cached ones count at once).
+    ``read``: the inputs as ``read_all`` returned them, when the caller has read them already
+    (the run cache hashes the same bytes that are parsed)."""
     with gc_paused():
-        jobs = [_read(i, item) for i, item in enumerate(items)]
+        jobs = read if read is not None else read_all(items)
         store = cache.ParseCache.open() if use_cache else None
         out: list[loader.ParsedFile | None] = [None] * len(jobs)
         todo = []
         for job in jobs:
             if store is not None and job.data is not None:
-                job.key = cache.key(job.data, default_ns)
+                job.key = job.key or cache.key(job.data, default_ns)
                 blob = store.get(job.key)
                 out[job.index] = _loads(blob, job) if blob is not None else None
             if out[job.index] is None:
