@@ -10,6 +10,7 @@ they do not have) and the survivors are frozen afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import copyreg
 import gc
 import multiprocessing
@@ -218,10 +219,16 @@ def _shares(jobs: list[_Job], count: int) -> list[list[_Job]]:
 
 
 def _worker(share: list[_Job], default_ns: str, conn: Any) -> None:
+    """One message per file, then an empty one: the parent unpickles each as it arrives, so
+    neither side ever holds the pickles of a whole share (peak memory at 100k resources)."""
     try:
-        conn.send_bytes(pickle.dumps([_dumps(_parse(j, default_ns)) for j in share], protocol=5))
-    except BaseException:  # the parent parses this share itself
+        blobs = [b"\1" + _dumps(_parse(job, default_ns)) for job in share]  # then send: a full
+        for blob in blobs:  # pipe would stall the worker while the parent parses its own share
+            conn.send_bytes(blob)
         conn.send_bytes(b"")
+    except BaseException:  # the parent parses the rest of this share itself
+        with contextlib.suppress(BaseException):
+            conn.send_bytes(b"\0")
     finally:
         conn.close()
 
@@ -245,16 +252,17 @@ def _parse_forked(
 
 
 def _collect(share: list[_Job], conn: Any, proc: Any, default_ns: str) -> Iterator[Parsed]:
+    done = 0
     try:
-        payload = conn.recv_bytes()
-        blobs = pickle.loads(payload) if payload else None
-    except (EOFError, OSError, pickle.UnpicklingError):
-        blobs = None
+        while done < len(share):
+            message = conn.recv_bytes()
+            if not message.startswith(b"\1"):
+                break  # the worker failed (or ended early): the rest is parsed here
+            yield share[done], None, message[1:]
+            done += 1
+    except (EOFError, OSError):
+        pass
     finally:
         conn.close()
         proc.join()
-    if not isinstance(blobs, list) or len(blobs) != len(share):
-        yield from _here(share, default_ns, True)  # the worker failed: parse its share here
-        return
-    for job, blob in zip(share, blobs, strict=True):
-        yield job, None, blob
+    yield from _here(share[done:], default_ns, True)

@@ -19,6 +19,7 @@ A refused document raises :class:`Unlintable` with a message for an EGL001 findi
 from __future__ import annotations
 
 import sys
+from sys import intern
 from typing import Any
 
 import yaml
@@ -116,7 +117,7 @@ class Builder:
         merges: list[Node] = []
         for key_node, value_node in node.value:
             if key_node.__class__ is ScalarNode and key_node.tag == STR:
-                key = key_node.value  # the common case, inlined
+                key = intern(key_node.value)  # the common case, inlined; keys repeat a lot
                 self._size += 1
             elif key_node.tag == MERGE:
                 merges.append(value_node)
@@ -127,6 +128,8 @@ class Builder:
                 self.duplicates.append((key, key_node.start_mark.line, key_node.start_mark.column))
             if value_node.__class__ is ScalarNode and value_node.tag == STR:
                 value = value_node.value
+                if len(value) <= 40:  # kinds, versions, protocols, modes: the same few words
+                    value = intern(value)
                 self._size += 1
                 size += 1
             else:
@@ -139,14 +142,15 @@ class Builder:
                 value_node.start_mark,
                 value_node.end_mark,
             )
+            line = ks.line  # one int object per line, not four (memory at 100k resources)
             pos[key] = (
-                ks.line,
+                line,
                 ks.column,
-                ke.line,
+                line if ke.line == line else ke.line,
                 ke.column,
-                vs.line,
+                line if vs.line == line else vs.line,
                 vs.column,
-                ve.line,
+                line if ve.line == line else ve.line,
                 ve.column,
             )
         for merge in merges:
