@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -10,6 +11,7 @@ Path = tuple[Any, ...]
 # (key_line, key_col, key_end_line, key_end_col, val_line, val_col, val_end_line, val_end_col),
 # 0-based, as libyaml marks them.
 Marks = tuple[int, int, int, int, int, int, int, int]
+_MARKS = struct.Struct("8i")
 
 
 class Span(NamedTuple):
@@ -21,6 +23,67 @@ class Span(NamedTuple):
     end_col: int
 
 
+class PosMap:
+    """The marks of a mapping's keys, compact: the keys in order and one ``bytes`` of 8 native
+    ints per key (a dict of 8-int tuples held most of the memory at 100k resources). Reads
+    like a ``dict[key, Marks]``; lookups scan the keys (mappings are small, and only findings
+    and suppressions ask)."""
+
+    __slots__ = ("keys_", "marks")
+
+    def __init__(self, keys: tuple[Any, ...] = (), marks: bytes = b"") -> None:
+        self.keys_ = keys
+        self.marks = marks
+
+    def __getitem__(self, key: Any) -> Marks:
+        try:
+            i = self.keys_.index(key)
+        except ValueError:
+            raise KeyError(key) from None
+        return _MARKS.unpack_from(self.marks, _MARKS.size * i)
+
+    def __setitem__(self, key: Any, marks: Marks) -> None:
+        packed = _MARKS.pack(*marks)
+        if key not in self.keys_:
+            self.keys_, self.marks = (*self.keys_, key), self.marks + packed
+            return
+        i = _MARKS.size * self.keys_.index(key)
+        self.marks = self.marks[:i] + packed + self.marks[i + _MARKS.size :]
+
+    def get(self, key: Any, default: Marks | None = None) -> Marks | None:
+        return self[key] if key in self.keys_ else default
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self.keys_
+
+    def __len__(self) -> int:
+        return len(self.keys_)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.keys_)
+
+    def keys(self) -> tuple[Any, ...]:
+        return self.keys_
+
+    def values(self) -> Iterator[Marks]:
+        return _MARKS.iter_unpack(self.marks)
+
+    def items(self) -> Iterator[tuple[Any, Marks]]:
+        return zip(self.keys_, self.values(), strict=False)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PosMap):
+            return self.keys_ == other.keys_ and self.marks == other.marks
+        if isinstance(other, Mapping):
+            return dict(self.items()) == dict(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PosMap({dict(self.items())!r})"
+
+
 class PosDict(dict[Any, Any]):
     """A mapping that remembers where each of its keys and values stands in the file."""
 
@@ -28,7 +91,7 @@ class PosDict(dict[Any, Any]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.pos: dict[Any, Marks] = {}
+        self.pos: PosMap = PosMap()
         self.span: Span = Span(1, 1, 1, 1)
 
 
@@ -46,7 +109,7 @@ class PosList(list[Any]):
 def _item_span(item: Any, fallback: Span) -> Span:
     """Point at the first key of a mapping item, or at the whole scalar item."""
     if isinstance(item, PosDict) and item.pos:
-        first = next(iter(item.pos.values()))
+        first = item.pos[item.pos.keys_[0]]
         return Span(first[0] + 1, first[1] + 1, first[2] + 1, first[3] + 1)
     return fallback
 

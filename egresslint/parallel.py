@@ -10,6 +10,7 @@ they do not have) and the survivors are frozen afterwards.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import copyreg
 import gc
@@ -17,6 +18,7 @@ import multiprocessing
 import os
 import pickle
 import sys
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,17 +26,17 @@ from typing import Any
 
 from . import cache, loader
 from .files import STDIN, Input
-from .model import PosDict, PosList, SourceFile, Span
+from .model import PosDict, PosList, PosMap, SourceFile, Span
 
 PARALLEL_MIN_BYTES = 2_000_000  # below this, starting a worker costs more than it saves
 MAX_WORKERS = 8
 
 
 # ---- compact pickles: the default protocol for slotted dict/list subclasses runs Python code
-def _new_posdict(items: dict[Any, Any], pos: dict[Any, Any], span: Span) -> PosDict:
+def _new_posdict(items: dict[Any, Any], marks: bytes, span: Span) -> PosDict:
     d = PosDict.__new__(PosDict)
     dict.update(d, items)
-    d.pos, d.span = pos, span
+    d.pos, d.span = PosMap(tuple(items), marks), span
     return d
 
 
@@ -46,7 +48,12 @@ def _new_poslist(items: list[Any], pos: list[Span], span: Span) -> PosList:
 
 
 def _reduce_posdict(d: PosDict) -> tuple[Any, ...]:
-    return _new_posdict, (dict(d), d.pos, d.span)
+    pos = d.pos
+    if pos.keys_ != tuple(d):  # keys changed after the parse (never, in practice): realign
+        none = (0,) * 8
+        flat = array("i", [m for k in d for m in (pos.get(k) or none)])
+        pos = PosMap(tuple(d), flat.tobytes())
+    return _new_posdict, (dict(d), pos.marks, d.span)
 
 
 def _reduce_poslist(lst: PosList) -> tuple[Any, ...]:
@@ -143,10 +150,14 @@ def parse_inputs(
 
     ``progress(done, total)`` is called as files complete (cached ones count at once).
     ``read``: the inputs as ``read_all`` returned them, when the caller has read them already
-    (the run cache hashes the same bytes that are parsed)."""
+    (the run cache hashes the same bytes that are parsed). New cache entries are written by
+    the workers and, for this process's own share, by a forked writer that runs beside the
+    rest of the check (``wait_writers``; the process waits for it before it exits)."""
     with gc_paused():
         jobs = read if read is not None else read_all(items)
         store = cache.ParseCache.open() if use_cache else None
+        if store is not None:
+            wait_writers()  # an earlier parse in this process may still be writing entries
         out: list[loader.ParsedFile | None] = [None] * len(jobs)
         todo = []
         for job in jobs:
@@ -157,13 +168,16 @@ def parse_inputs(
             if out[job.index] is None:
                 todo.append(job)
         done = len(jobs) - len(todo)
-        for job, parsed, blob in _parse_many(todo, default_ns, store is not None, workers):
+        mine: list[tuple[str, loader.ParsedFile]] = []  # parsed here, to be cached
+        for job, parsed, blob in _parse_many(todo, default_ns, store, workers):
             done += 1
             if progress is not None:
                 progress(done, len(jobs))
-            if store is not None and job.key and blob is not None:
-                store.put(job.key, blob)
+            if parsed is not None and store is not None and job.key and job.data is not None:
+                mine.append((job.key, parsed))
             out[job.index] = parsed if parsed is not None else _from_worker(blob, job, default_ns)
+        if store is not None:
+            _write_later(store, mine)
         return [
             p if p is not None else _parse(j, default_ns) for p, j in zip(out, jobs, strict=True)
         ]
@@ -174,26 +188,74 @@ def _from_worker(blob: bytes | None, job: _Job, default_ns: str) -> loader.Parse
     return parsed if parsed is not None else _parse(job, default_ns)
 
 
+# ---- cache writes off the critical path --------------------------------------------------
+_writers: list[Any] = []
+
+
+def _write_entries(store: cache.ParseCache, entries: list[tuple[str, loader.ParsedFile]]) -> None:
+    for entry, parsed in entries:
+        try:
+            blob = _dumps(parsed)
+        except Exception:  # never fail a run (or a writer) over one entry
+            continue
+        store.put(entry, blob)
+
+
+def _write_later(store: cache.ParseCache, entries: list[tuple[str, loader.ParsedFile]]) -> None:
+    """Pickle and write ``entries`` beside the rest of the run (see ``in_background``)."""
+    if entries:
+        in_background(_write_entries, store, entries)
+
+
+def in_background(target: Callable[..., None], *args: Any) -> None:
+    """Run ``target(*args)`` in a forked child, which shares this process's objects
+    copy-on-write (the frozen parse trees are never touched by its garbage collector); in this
+    process where forking is unavailable. The process waits for such children before it
+    exits (``wait_writers``): only work whose result nobody reads in this run belongs here."""
+    if not _can_fork():
+        target(*args)
+        return
+    try:
+        proc = multiprocessing.get_context("fork").Process(target=target, args=args, daemon=False)
+        proc.start()
+    except OSError:
+        target(*args)
+        return
+    _watch(proc)
+
+
+def _watch(proc: Any) -> None:
+    if not _writers:
+        atexit.register(wait_writers)
+    _writers.append(proc)
+
+
+def wait_writers(timeout: float = 300.0) -> None:
+    """Wait for this run's cache writers (workers and the forked writer) to finish."""
+    while _writers:
+        proc = _writers.pop()
+        with contextlib.suppress(Exception):
+            proc.join(timeout)
+
+
 Parsed = tuple[_Job, "loader.ParsedFile | None", "bytes | None"]
 
 
-def _here(jobs: list[_Job], default_ns: str, want_blobs: bool) -> Iterator[Parsed]:
+def _here(jobs: list[_Job], default_ns: str) -> Iterator[Parsed]:
     for job in jobs:
-        parsed = _parse(job, default_ns)
-        yield job, parsed, (_dumps(parsed) if want_blobs and job.data is not None else None)
+        yield job, _parse(job, default_ns), None
 
 
 def _parse_many(
-    jobs: list[_Job], default_ns: str, want_blobs: bool, workers: int | None
+    jobs: list[_Job], default_ns: str, store: cache.ParseCache | None, workers: int | None
 ) -> Iterator[Parsed]:
-    """(job, ParsedFile, pickle): a worker's results come as pickles only; this process
-    pickles its own only for the cache."""
+    """(job, ParsedFile, None) for files parsed here, (job, None, pickle) for a worker's."""
     count = workers if workers is not None else _cpu_count()
     total = sum(len(j.data or b"") for j in jobs)
     if count < 2 or total < PARALLEL_MIN_BYTES or len(jobs) < 2 or not _can_fork():
-        yield from _here(jobs, default_ns, want_blobs)
+        yield from _here(jobs, default_ns)
         return
-    yield from _parse_forked(jobs, default_ns, min(count, MAX_WORKERS, len(jobs)), want_blobs)
+    yield from _parse_forked(jobs, default_ns, min(count, MAX_WORKERS, len(jobs)), store)
 
 
 def _cpu_count() -> int:
@@ -218,9 +280,11 @@ def _shares(jobs: list[_Job], count: int) -> list[list[_Job]]:
     return shares
 
 
-def _worker(share: list[_Job], default_ns: str, conn: Any) -> None:
+def _worker(share: list[_Job], default_ns: str, conn: Any, store: cache.ParseCache | None) -> None:
     """One message per file, then an empty one: the parent unpickles each as it arrives, so
-    neither side ever holds the pickles of a whole share (peak memory at 100k resources)."""
+    neither side ever holds the pickles of a whole share (peak memory at 100k resources).
+    Then the worker writes its own cache entries while the parent goes on."""
+    blobs: list[bytes] = []
     try:
         blobs = [b"\1" + _dumps(_parse(job, default_ns)) for job in share]  # then send: a full
         for blob in blobs:  # pipe would stall the worker while the parent parses its own share
@@ -229,12 +293,17 @@ def _worker(share: list[_Job], default_ns: str, conn: Any) -> None:
     except BaseException:  # the parent parses the rest of this share itself
         with contextlib.suppress(BaseException):
             conn.send_bytes(b"\0")
+        return
     finally:
         conn.close()
+    if store is not None:
+        for job, blob in zip(share, blobs, strict=True):
+            if job.key and job.data is not None:
+                store.put(job.key, blob[1:])
 
 
 def _parse_forked(
-    jobs: list[_Job], default_ns: str, count: int, want_blobs: bool
+    jobs: list[_Job], default_ns: str, count: int, store: cache.ParseCache | None
 ) -> Iterator[Parsed]:
     """Workers take all shares but the first, which this process parses meanwhile."""
     ctx = multiprocessing.get_context("fork")
@@ -242,11 +311,11 @@ def _parse_forked(
     running = []
     for share in shares[1:]:
         parent, child = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_worker, args=(share, default_ns, child), daemon=True)
+        proc = ctx.Process(target=_worker, args=(share, default_ns, child, store), daemon=False)
         proc.start()
         child.close()
         running.append((share, parent, proc))
-    yield from _here(shares[0], default_ns, want_blobs)
+    yield from _here(shares[0], default_ns)
     for share, conn, proc in running:
         yield from _collect(share, conn, proc, default_ns)
 
@@ -264,5 +333,5 @@ def _collect(share: list[_Job], conn: Any, proc: Any, default_ns: str) -> Iterat
         pass
     finally:
         conn.close()
-        proc.join()
-    yield from _here(share[done:], default_ns, True)
+        _watch(proc)  # it may still be writing its cache entries
+    yield from _here(share[done:], default_ns)

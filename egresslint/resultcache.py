@@ -165,6 +165,9 @@ class RunCache:
         self.key = digest.digest()
 
     def load(self, rules: list[Rule]) -> RunResult | None:
+        from .parallel import wait_writers
+
+        wait_writers()  # an earlier run in this process may still be writing its entry
         try:
             with open(self.path, "rb") as handle:
                 blob = handle.read(MAX_ENTRY_BYTES + 1)
@@ -199,8 +202,13 @@ class RunCache:
         return result
 
     def store(self, result: RunResult) -> None:
-        if result.internal_errors:
-            return
+        """Write the entry from a forked child, beside the rendering of the report."""
+        if not result.internal_errors:
+            from .parallel import in_background
+
+            in_background(self._store_now, result)
+
+    def _store_now(self, result: RunResult) -> None:
         freezer = _Freezer()
         stored = {
             "findings": [freezer.finding(f) for f in result.findings],

@@ -19,13 +19,14 @@ A refused document raises :class:`Unlintable` with a message for an EGL001 findi
 from __future__ import annotations
 
 import sys
+from array import array
 from sys import intern
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .model import PosDict, PosList, Span
+from .model import PosDict, PosList, PosMap, Span
 
 _T = "tag:yaml.org,2002:"
 STR, INT, FLOAT, BOOL, NULL = (_T + n for n in ("str", "int", "float", "bool", "null"))
@@ -111,8 +112,8 @@ class Builder:
     def _mapping(self, node: MappingNode, depth: int) -> tuple[PosDict, int]:
         data = PosDict.__new__(PosDict)
         data.span = _span(node)
-        pos: dict[Any, Any] = {}
-        data.pos = pos
+        flat: list[int] = []  # 8 marks per key, in the order of the keys (see PosMap)
+        index: dict[Any, int] | None = None  # key -> position, built at the first duplicate
         size = 1
         merges: list[Node] = []
         for key_node, value_node in node.value:
@@ -124,7 +125,8 @@ class Builder:
                 continue
             else:
                 key = _hashable(self._node(key_node, depth + 1)[0], key_node)
-            if key in pos:
+            duplicate = key in data
+            if duplicate:
                 self.duplicates.append((key, key_node.start_mark.line, key_node.start_mark.column))
             if value_node.__class__ is ScalarNode and value_node.tag == STR:
                 value = value_node.value
@@ -142,22 +144,20 @@ class Builder:
                 value_node.start_mark,
                 value_node.end_mark,
             )
-            line = ks.line  # one int object per line, not four (memory at 100k resources)
-            pos[key] = (
-                line,
-                ks.column,
-                line if ke.line == line else ke.line,
-                ke.column,
-                line if vs.line == line else vs.line,
-                vs.column,
-                line if ve.line == line else ve.line,
-                ve.column,
-            )
+            marks = (ks.line, ks.column, ke.line, ke.column, vs.line, vs.column, ve.line, ve.column)
+            if duplicate:  # the last value wins, at the first key's place (as in the dict)
+                index = index if index is not None else {k: i for i, k in enumerate(data)}
+                flat[8 * index[key] : 8 * index[key] + 8] = marks
+            else:
+                if index is not None:
+                    index[key] = len(index)
+                flat += marks
         for merge in merges:
-            size += self._merge(data, merge, depth)
+            size += self._merge(data, flat, merge, depth)
+        data.pos = PosMap(tuple(data), array("i", flat).tobytes())
         return data, size
 
-    def _merge(self, data: PosDict, node: Node, depth: int) -> int:
+    def _merge(self, data: PosDict, flat: list[int], node: Node, depth: int) -> int:
         """``<<: *base`` (or a list of them): keys the mapping does not set itself."""
         value, size = self._node(node, depth + 1)
         sources = value if isinstance(value, list) else [value]
@@ -167,10 +167,10 @@ class Builder:
                     "a merge key ('<<') must name a mapping or a list of mappings; skipped",
                     node.start_mark.line + 1,
                 )
-            for key, item in src.items():
+            for key, marks in src.pos.items():
                 if key not in data:
-                    data[key] = item
-                    data.pos[key] = src.pos[key]
+                    data[key] = src[key]
+                    flat += marks
         return size
 
     def _sequence(self, node: SequenceNode, depth: int) -> tuple[PosList, int]:
@@ -222,7 +222,8 @@ class Builder:
 
 def _span(node: Node) -> Span:
     s, e = node.start_mark, node.end_mark
-    return Span(s.line + 1, s.column + 1, e.line + 1, e.column + 1)
+    line = s.line + 1  # one int object for both ends of a one-line span (memory)
+    return Span(line, s.column + 1, line if e.line == s.line else e.line + 1, e.column + 1)
 
 
 def _hashable(key: Any, key_node: Node) -> Any:

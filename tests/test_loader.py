@@ -59,6 +59,7 @@ def test_parallel_cached_and_serial_parse_agree(
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     forked = parallel.parse_inputs(items, "default", use_cache=False, workers=2)
     cold = parallel.parse_inputs(items, "default", use_cache=True, workers=2)
+    parallel.wait_writers()
     warm = parallel.parse_inputs(items, "default", use_cache=True, workers=2)
     assert _summary(serial) == _summary(forked) == _summary(cold) == _summary(warm)
     assert [p.source.path for p in warm] == [i.shown for i in items]
@@ -78,6 +79,7 @@ def test_corrupted_and_truncated_cache_entries_are_reparsed(
     folder = _corpus(tmp_path, files=3)
     items = _inputs(folder)
     first = parallel.parse_inputs(items, "default", use_cache=True, workers=1)
+    parallel.wait_writers()  # entries are written beside the rest of the run
     entries = [p for p in _private_cache.rglob("*") if p.is_file()]
     assert len(entries) == len(items)
     for i, entry in enumerate(entries):
