@@ -18,8 +18,9 @@ import multiprocessing
 import os
 import pickle
 import sys
+import threading
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -159,21 +160,14 @@ def parse_inputs(
         if store is not None:
             wait_writers()  # an earlier parse in this process may still be writing entries
         out: list[loader.ParsedFile | None] = [None] * len(jobs)
-        todo = []
-        for job in jobs:
-            if store is not None and job.data is not None:
-                job.key = job.key or cache.key(job.data, default_ns)
-                blob = store.get(job.key)
-                out[job.index] = _loads(blob, job) if blob is not None else None
-            if out[job.index] is None:
-                todo.append(job)
+        todo = _from_cache(jobs, store, default_ns, out)
         done = len(jobs) - len(todo)
         mine: list[tuple[str, loader.ParsedFile]] = []  # parsed here, to be cached
         for job, parsed, blob in _parse_many(todo, default_ns, store, workers):
             done += 1
             if progress is not None:
                 progress(done, len(jobs))
-            if parsed is not None and store is not None and job.key and job.data is not None:
+            if parsed is not None and store is not None and job.key:
                 mine.append((job.key, parsed))
             out[job.index] = parsed if parsed is not None else _from_worker(blob, job, default_ns)
         if store is not None:
@@ -181,6 +175,28 @@ def parse_inputs(
         return [
             p if p is not None else _parse(j, default_ns) for p, j in zip(out, jobs, strict=True)
         ]
+
+
+def _from_cache(
+    jobs: list[_Job],
+    store: cache.ParseCache | None,
+    default_ns: str,
+    out: list[loader.ParsedFile | None],
+) -> list[_Job]:
+    """Fill ``out`` with the cached parses; the jobs still to parse."""
+    blobs: dict[str, bytes] = {}
+    if store is not None:
+        for job in jobs:
+            if job.data is not None:
+                job.key = job.key or cache.key(job.data, default_ns)
+        blobs = store.get_many(job.key for job in jobs if job.key)
+    todo = []
+    for job in jobs:
+        blob = blobs.pop(job.key, None)
+        out[job.index] = _loads(blob, job) if blob is not None else None
+        if out[job.index] is None:
+            todo.append(job)
+    return todo
 
 
 def _from_worker(blob: bytes | None, job: _Job, default_ns: str) -> loader.ParsedFile:
@@ -193,12 +209,15 @@ _writers: list[Any] = []
 
 
 def _write_entries(store: cache.ParseCache, entries: list[tuple[str, loader.ParsedFile]]) -> None:
+    store.put_many((entry, blob) for entry, blob in _pickles(entries))
+
+
+def _pickles(entries: Iterable[tuple[str, loader.ParsedFile]]) -> Iterator[tuple[str, bytes]]:
     for entry, parsed in entries:
         try:
-            blob = _dumps(parsed)
+            yield entry, _dumps(parsed)
         except Exception:  # never fail a run (or a writer) over one entry
             continue
-        store.put(entry, blob)
 
 
 def _write_later(store: cache.ParseCache, entries: list[tuple[str, loader.ParsedFile]]) -> None:
@@ -280,26 +299,42 @@ def _shares(jobs: list[_Job], count: int) -> list[list[_Job]]:
     return shares
 
 
-def _worker(share: list[_Job], default_ns: str, conn: Any, store: cache.ParseCache | None) -> None:
+def _worker(
+    share: list[_Job],
+    default_ns: str,
+    conn: Any,
+    store: cache.ParseCache | None,
+) -> None:
     """One message per file, then an empty one: the parent unpickles each as it arrives, so
     neither side ever holds the pickles of a whole share (peak memory at 100k resources).
-    Then the worker writes its own cache entries while the parent goes on."""
-    blobs: list[bytes] = []
+    With a cache, the worker writes its own entries as one pack meanwhile."""
     try:
-        blobs = [b"\1" + _dumps(_parse(job, default_ns)) for job in share]  # then send: a full
-        for blob in blobs:  # pipe would stall the worker while the parent parses its own share
+        blobs = [b"\1" + _dumps(_parse(job, default_ns)) for job in share]
+    except BaseException:  # the parent parses this share itself
+        with contextlib.suppress(BaseException):
+            conn.send_bytes(b"\0")
+        conn.close()
+        return
+    # a thread sends (a full pipe blocks until the parent, busy with its own share, reads)
+    # while this one writes the cache entries
+    sender = threading.Thread(target=_send_all, args=(conn, blobs))
+    sender.start()
+    try:
+        if store is not None:
+            store.put_many((j.key, b[1:]) for j, b in zip(share, blobs, strict=True) if j.key)
+    finally:
+        sender.join()
+
+
+def _send_all(conn: Any, blobs: list[bytes]) -> None:
+    try:
+        for blob in blobs:
             conn.send_bytes(blob)
         conn.send_bytes(b"")
     except BaseException:  # the parent parses the rest of this share itself
-        with contextlib.suppress(BaseException):
-            conn.send_bytes(b"\0")
-        return
+        pass
     finally:
         conn.close()
-    if store is not None:
-        for job, blob in zip(share, blobs, strict=True):
-            if job.key and job.data is not None:
-                store.put(job.key, blob[1:])
 
 
 def _parse_forked(
@@ -311,7 +346,8 @@ def _parse_forked(
     running = []
     for share in shares[1:]:
         parent, child = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_worker, args=(share, default_ns, child, store), daemon=False)
+        args = (share, default_ns, child, store)
+        proc = ctx.Process(target=_worker, args=args, daemon=False)
         proc.start()
         child.close()
         running.append((share, parent, proc))

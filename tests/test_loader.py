@@ -80,13 +80,18 @@ def test_corrupted_and_truncated_cache_entries_are_reparsed(
     items = _inputs(folder)
     first = parallel.parse_inputs(items, "default", use_cache=True, workers=1)
     parallel.wait_writers()  # entries are written beside the rest of the run
-    entries = [p for p in _private_cache.rglob("*") if p.is_file()]
-    assert len(entries) == len(items)
-    for i, entry in enumerate(entries):
-        data = entry.read_bytes()
-        entry.write_bytes([b"", b"garbage", data[: len(data) // 2], pickle.dumps(42)][i % 4])
-    again = parallel.parse_inputs(items, "default", use_cache=True, workers=1)
-    assert _summary(first) == _summary(again)
+    packs = [p for p in _private_cache.rglob("*.pack")]
+    assert len(packs) == 1  # one pack per writer, not one file per input
+    data = packs[0].read_bytes()
+    damaged = [b"", b"garbage", data[: len(data) // 2], data[:-1], b"\0" * 64 + data[64:]]
+    damaged.append(data[:-16] + pickle.dumps(42)[:8] + data[-8:])  # index length past the start
+    for blob in damaged:
+        for pack in _private_cache.rglob("*.pack"):
+            pack.unlink()
+        packs[0].write_bytes(blob)
+        again = parallel.parse_inputs(items, "default", use_cache=True, workers=1)
+        parallel.wait_writers()
+        assert _summary(first) == _summary(again)
 
 
 def test_unwritable_cache_folder_is_not_an_error(
