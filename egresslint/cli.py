@@ -174,6 +174,8 @@ def check(
     _write(report, output)
     for err in result.internal_errors:
         click.echo(f"egresslint: internal error: {err} (please report this as a bug)", err=True)
+    if _EXIT_FAST:
+        _KEEP.append(result)  # freed by the exit itself (see main), not object by object
     sys.exit(engine.exit_code(result, eff.value("fail-on")))
 
 
@@ -373,9 +375,32 @@ def graph_cmd(paths: tuple[str, ...], fmt: str, output: str | None, **kw: Any) -
     _write(draw(fmt, result), output)
 
 
+_EXIT_FAST = False
+_KEEP: list[Any] = []
+
+
+def _exit_now(code: Any) -> None:
+    """Flush, wait for the cache writers, and end the process without tearing down a parse
+    of 100k resources object by object (about 0.8 s at that size, for memory the exit frees
+    anyway)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            code = code or 1
+    parallel.wait_writers()
+    os._exit(code if isinstance(code, int) else (0 if code is None else 1))
+
+
 def main() -> None:
+    global _EXIT_FAST
+    _EXIT_FAST = True
     try:
         cli(standalone_mode=True)
+    except SystemExit as exc:
+        if _KEEP:
+            _exit_now(exc.code)
+        raise
     except KeyboardInterrupt:
         click.echo("egresslint: interrupted", err=True)
         sys.exit(2)
