@@ -12,6 +12,7 @@ Path = tuple[Any, ...]
 # 0-based, as libyaml marks them.
 Marks = tuple[int, int, int, int, int, int, int, int]
 _MARKS = struct.Struct("8i")
+_SPAN = struct.Struct("4i")
 
 
 class Span(NamedTuple):
@@ -95,6 +96,40 @@ class PosDict(dict[Any, Any]):
         self.span: Span = Span(1, 1, 1, 1)
 
 
+class PosSpans:
+    """The spans of a sequence's items, packed as 4 native ints each; reads like a
+    ``list[Span]``."""
+
+    __slots__ = ("packed",)
+
+    def __init__(self, packed: bytes = b"") -> None:
+        self.packed = packed
+
+    def __getitem__(self, i: int) -> Span:
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(i)
+        return Span(*_SPAN.unpack_from(self.packed, _SPAN.size * (i % n)))
+
+    def __len__(self) -> int:
+        return len(self.packed) // _SPAN.size
+
+    def __iter__(self) -> Iterator[Span]:
+        return (Span(*s) for s in _SPAN.iter_unpack(self.packed))
+
+    def append(self, span: Span) -> None:
+        self.packed += _SPAN.pack(*span)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PosSpans):
+            return self.packed == other.packed
+        if isinstance(other, list):
+            return list(self) == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 class PosList(list[Any]):
     """A sequence that remembers where each of its items stands in the file."""
 
@@ -102,7 +137,7 @@ class PosList(list[Any]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.pos: list[Span] = []
+        self.pos: PosSpans = PosSpans()
         self.span: Span = Span(1, 1, 1, 1)
 
 

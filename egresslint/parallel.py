@@ -27,7 +27,7 @@ from typing import Any
 
 from . import cache, loader
 from .files import STDIN, Input
-from .model import PosDict, PosList, PosMap, SourceFile, Span
+from .model import PosDict, PosList, PosMap, PosSpans, SourceFile, Span
 
 PARALLEL_MIN_BYTES = 2_000_000  # below this, starting a worker costs more than it saves
 MAX_WORKERS = 8
@@ -41,10 +41,10 @@ def _new_posdict(items: dict[Any, Any], marks: bytes, span: Span) -> PosDict:
     return d
 
 
-def _new_poslist(items: list[Any], pos: list[Span], span: Span) -> PosList:
+def _new_poslist(items: list[Any], spans: bytes, span: Span) -> PosList:
     lst = PosList.__new__(PosList)
     list.extend(lst, items)
-    lst.pos, lst.span = pos, span
+    lst.pos, lst.span = PosSpans(spans), span
     return lst
 
 
@@ -58,7 +58,7 @@ def _reduce_posdict(d: PosDict) -> tuple[Any, ...]:
 
 
 def _reduce_poslist(lst: PosList) -> tuple[Any, ...]:
-    return _new_poslist, (list(lst), lst.pos, lst.span)
+    return _new_poslist, (list(lst), lst.pos.packed, lst.span)
 
 
 def _reduce_span(s: Span) -> tuple[Any, ...]:

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .model import PosDict, PosList, PosMap, Span
+from .model import PosDict, PosList, PosMap, PosSpans, Span
 
 _T = "tag:yaml.org,2002:"
 STR, INT, FLOAT, BOOL, NULL = (_T + n for n in ("str", "int", "float", "bool", "null"))
@@ -176,14 +176,15 @@ class Builder:
     def _sequence(self, node: SequenceNode, depth: int) -> tuple[PosList, int]:
         data = PosList.__new__(PosList)
         data.span = _span(node)
-        spans = []
+        flat: list[int] = []  # 4 ints per item (see PosSpans)
         size = 1
         for child in node.value:
             value, vsize = self._node(child, depth + 1)
             size += vsize
             data.append(value)
-            spans.append(_span(child))
-        data.pos = spans
+            s, e = child.start_mark, child.end_mark
+            flat += (s.line + 1, s.column + 1, e.line + 1, e.column + 1)
+        data.pos = PosSpans(array("i", flat).tobytes())
         return data, size
 
     # ---- scalars --------------------------------------------------------------------------
