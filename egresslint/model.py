@@ -220,12 +220,12 @@ class Resource:
     @property
     def metadata(self) -> Mapping[str, Any]:
         meta = self.body.get("metadata")
-        return meta if isinstance(meta, Mapping) else {}
+        return meta if isinstance(meta, (dict, Mapping)) else {}
 
     @property
     def spec(self) -> Mapping[str, Any]:
         spec = self.body.get("spec")
-        return spec if isinstance(spec, Mapping) else {}
+        return spec if isinstance(spec, (dict, Mapping)) else {}
 
     @property
     def labels(self) -> dict[str, str]:
@@ -244,7 +244,7 @@ class Resource:
         """Safe deep lookup: None when any step is missing or of the wrong type."""
         node: Any = self.body
         for key in path:
-            if isinstance(node, Mapping):
+            if isinstance(node, (dict, Mapping)):  # dict first: no ABC check
                 node = node.get(key)
             elif isinstance(node, Sequence) and not isinstance(node, str) and isinstance(key, int):
                 node = node[key] if -len(node) <= key < len(node) else None
@@ -259,13 +259,13 @@ def as_list(value: Any) -> list[Any]:
 
 
 def as_map(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, (dict, Mapping)) else {}
 
 
 def enumerate_maps(value: Any) -> Iterator[tuple[int, Mapping[str, Any]]]:
     """(index, item) for the mapping items of a sequence; skips items of the wrong type."""
     for i, item in enumerate(as_list(value)):
-        if isinstance(item, Mapping):
+        if isinstance(item, (dict, Mapping)):
             yield i, item
 
 
