@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attr
@@ -80,10 +80,46 @@ def _converter(cls: type) -> Any:
     return convert
 
 
+class _Plain(list):  # type: ignore[type-arg]
+    """Items already built as plain JSON data (``_maker``): ``to_json_obj`` keeps them as is."""
+
+
+_MAKERS: dict[type, Callable[..., dict[str, Any]]] = {}
+
+
+def _maker(cls: type) -> Callable[..., dict[str, Any]]:
+    """A function taking the same keywords as the sarif-om class and returning the dict that
+    ``to_json_obj`` would make of that instance (same field plan, order and omitted defaults),
+    for values that are already plain JSON data; generated once per class. The results are
+    most of a large report: building them straight as dicts skips the attrs objects."""
+    maker = _MAKERS.get(cls)
+    if maker is not None:
+        return maker
+    plan = _plan(cls)
+    params = ", ".join(
+        f"{a}=defaults[{i}]" if k else f"{a}=None" for i, (a, _, _, k) in enumerate(plan)
+    )
+    lines = [f"def make(*, {params}):", "    out = {}"]
+    for i, (attr_name, name, _, keep) in enumerate(plan):
+        skip = (
+            f"{attr_name} is None"
+            if keep
+            else f"{attr_name} is None or {attr_name} == defaults[{i}]"
+        )
+        lines.append(f"    if not ({skip}):")
+        lines.append(f"        out[{name!r}] = {attr_name}")
+    lines.append("    return out")
+    scope: dict[str, Any] = {"defaults": tuple(d for _, _, d, _ in plan)}
+    exec("\n".join(lines), scope)  # noqa: S102 - code built from attrs field names only
+    made: Callable[..., dict[str, Any]] = scope["make"]
+    _MAKERS[cls] = made
+    return made
+
+
 def to_json_obj(value: Any) -> Any:
     """A sarif-om object tree as plain JSON data with schema property names."""
     cls = type(value)
-    if cls in _LEAVES:
+    if cls in _LEAVES or cls is _Plain:
         return value
     convert = _CONVERTERS.get(cls)
     if convert is not None or attr.has(cls):
@@ -127,8 +163,8 @@ def descriptor(rule: Rule) -> om.ReportingDescriptor:
     )
 
 
-def _region(span: Span) -> om.Region:
-    return om.Region(
+def _region(span: Span) -> dict[str, Any]:
+    return _maker(om.Region)(
         start_line=span.line,
         start_column=span.col,
         end_line=span.end_line,
@@ -136,19 +172,23 @@ def _region(span: Span) -> om.Region:
     )
 
 
-def _physical(path: str, span: Span) -> om.PhysicalLocation:
-    return om.PhysicalLocation(
-        artifact_location=om.ArtifactLocation(uri=path, uri_base_id=SRCROOT),
+def _physical(path: str, span: Span) -> dict[str, Any]:
+    return _maker(om.PhysicalLocation)(
+        artifact_location=_maker(om.ArtifactLocation)(uri=path, uri_base_id=SRCROOT),
         region=_region(span),
     )
 
 
-def _related(index: int, rel: Related) -> om.Location:
+def _text(text: str) -> dict[str, Any]:
+    return _maker(om.Message)(text=text)
+
+
+def _related(index: int, rel: Related) -> dict[str, Any]:
     res = rel.resource
-    return om.Location(
+    return _maker(om.Location)(
         id=index,
         physical_location=_physical(res.file.path, res.locate(rel.path[len(res.base_path) :])),
-        message=_message(f"{res.ref}: {rel.message}"),
+        message=_text(f"{res.ref}: {rel.message}"),
     )
 
 
@@ -156,20 +196,26 @@ def fingerprint(finding: Finding) -> str:
     return hashlib.sha256(finding.identity.encode()).hexdigest()[:32]
 
 
-def result(finding: Finding, rule_index: int) -> om.Result:
-    res = om.Result(
+def result(finding: Finding, rule_index: int) -> dict[str, Any]:
+    """One SARIF result as plain JSON data (the dict ``to_json_obj`` makes of ``om.Result``)."""
+    related = None
+    if finding.related:
+        related = [_related(i, r) for i, r in enumerate(finding.related, 1)]
+    suppressions = None
+    if finding.suppressed is not None:
+        suppressions = [_maker(om.Suppression)(kind="inSource", justification=finding.suppressed)]
+    return _maker(om.Result)(
         rule_id=finding.rule_id,
         rule_index=rule_index,
         level=finding.level,
-        message=_message(finding.message),
-        locations=[om.Location(physical_location=_physical(finding.file.path, finding.span))],
+        message=_text(finding.message),
+        locations=[
+            _maker(om.Location)(physical_location=_physical(finding.file.path, finding.span))
+        ],
         partial_fingerprints={FINGERPRINT_KEY: fingerprint(finding)},
+        related_locations=related,
+        suppressions=suppressions,
     )
-    if finding.related:
-        res.related_locations = [_related(i, r) for i, r in enumerate(finding.related, 1)]
-    if finding.suppressed is not None:
-        res.suppressions = [om.Suppression(kind="inSource", justification=finding.suppressed)]
-    return res
 
 
 def build(run: RunResult, category: str | None = None) -> dict[str, Any]:
@@ -194,7 +240,7 @@ def build(run: RunResult, category: str | None = None) -> dict[str, Any]:
         original_uri_base_ids={
             SRCROOT: om.ArtifactLocation(description=_message("The folder egresslint ran in."))
         },
-        results=[result(f, index[f.rule_id]) for f in findings],
+        results=_Plain(result(f, index[f.rule_id]) for f in findings),
         invocations=[_invocation(run, notes)],
     )
     if category:
