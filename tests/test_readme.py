@@ -5,6 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from egresslint.cli import cli
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -25,3 +30,13 @@ def test_readme_opens_with_two_setup_commands() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert _readme_commands()[1] in ci
+
+
+def test_readme_example_output_is_current(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # the example names paths relative to the repository
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = re.search(r"```text\n\$ egresslint check (\S+)\n(.*?)```", text, re.S)
+    assert shown, "README shows the output of egresslint check on the broken example"
+    result = CliRunner().invoke(cli, ["check", "--no-cache", shown.group(1)])
+    assert result.exit_code == 1
+    assert result.stdout == shown.group(2), "update the README example with the current output"
