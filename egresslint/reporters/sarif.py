@@ -250,7 +250,8 @@ def build(run: RunResult, category: str | None = None) -> dict[str, Any]:
     log = om.SarifLog(version="2.1.0", schema_uri=SCHEMA_URI, runs=[sarif_run])
     out: dict[str, Any] = to_json_obj(log)
     out["runs"][0].setdefault("results", [])
-    return out
+    # schema and version first, as readers expect when they open the file
+    return {"$schema": out.pop("$schema"), "version": out.pop("version"), **out}
 
 
 def _invocation(run: RunResult, notes: list[str]) -> om.Invocation:
