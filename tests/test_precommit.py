@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from manifests import EGRESS_NAMESPACE_AND_WAYPOINT
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,22 +36,7 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed"),
 ]
 
-NAMESPACE = """\
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: istio-egress
-  labels:
-    istio.io/dataplane-mode: ambient
-    istio.io/use-waypoint: waypoint
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: waypoint, namespace: istio-egress}
-spec:
-  gatewayClassName: istio-waypoint
-  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
-"""
+NAMESPACE = EGRESS_NAMESPACE_AND_WAYPOINT
 
 SERVICE_ENTRY = """\
 apiVersion: networking.istio.io/v1

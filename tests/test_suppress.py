@@ -7,27 +7,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from manifests import EGRESS_NAMESPACE_AND_WAYPOINT
 
 from egresslint import engine, suppress
 from egresslint.cli import cli
 from egresslint.model import Finding
 
-SETUP = """\
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: istio-egress
-  labels:
-    istio.io/dataplane-mode: ambient
-    istio.io/use-waypoint: waypoint
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: waypoint, namespace: istio-egress}
-spec:
-  gatewayClassName: istio-waypoint
-  listeners: [{name: mesh, port: 15008, protocol: HBONE}]
-"""
+SETUP = EGRESS_NAMESPACE_AND_WAYPOINT
 
 
 def opted_out(name: str, annotations: str = "", label_comment: str = "", above: str = "") -> str:
