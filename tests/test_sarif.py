@@ -142,6 +142,28 @@ def test_results_are_truncated_with_a_notification() -> None:
     assert any(f"only the first {sarif.MAX_RESULTS}" in n for n in notes)
 
 
+def test_log_is_shrunk_to_the_upload_size_limit() -> None:
+    import gzip
+    import hashlib
+
+    source = SourceFile("many.yaml", text="a: 1\n")
+    findings = [  # hex digests do not compress away
+        Finding("EGL003", hashlib.sha256(str(i).encode()).hexdigest() * 4, source, Span(1, 1, 1, 2))
+        for i in range(2000)
+    ]
+    for f in findings:
+        f.level = "error"
+    limit = 100_000
+    text = sarif.render(engine.RunResult(findings, list(all_rules())), limit=limit)
+    assert len(gzip.compress(text.encode("utf-8"))) <= limit
+    doc = json.loads(text)
+    assert list(validator().iter_errors(doc)) == []
+    run = doc["runs"][0]
+    assert 0 < len(run["results"]) < 2000
+    notes = [n["message"]["text"] for n in run["invocations"][0]["toolExecutionNotifications"]]
+    assert any("(gzip) limit" in n and f"{len(run['results'])} of 2000" in n for n in notes)
+
+
 @pytest.mark.parametrize(
     ("category", "expected"), [("egresslint/prod", "egresslint/prod"), ("prod", "prod/")]
 )

@@ -7,6 +7,7 @@ such as ``-1`` for "unset") and keeps ``level`` explicit even when it is ``warni
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -269,6 +270,43 @@ def _invocation(run: RunResult, notes: list[str]) -> om.Invocation:
 COMPACT_ABOVE = 1000  # results; json's indenting encoder is pure Python, 5x slower
 
 
-def render(run: RunResult, category: str | None = None) -> str:
+MAX_GZIP_BYTES = 10 * 1024 * 1024  # GitHub rejects larger uploads (gzip-compressed size)
+
+
+def _dump(doc: dict[str, Any], indent: int | None) -> str:
+    return json.dumps(doc, indent=indent, ensure_ascii=False) + "\n"
+
+
+def _too_large(text: str, limit: int) -> bool:
+    # compressing is only needed when the plain text could exceed the limit
+    return len(text) > limit and len(gzip.compress(text.encode("utf-8"), 6)) > limit
+
+
+def _fit(doc: dict[str, Any], limit: int) -> str:
+    """Drop related locations, then trailing results, until the log fits GitHub's size limit."""
+    sarif_run = doc["runs"][0]
+    results = sarif_run["results"]
+    for res in results:
+        res.pop("relatedLocations", None)
+    kept = len(results)
+    text = _dump(doc, None)
+    while _too_large(text, limit) and kept > 0:
+        kept = kept * 3 // 4
+        sarif_run["results"] = results[:kept]
+        text = _dump(doc, None)
+    note = (
+        f"The log was larger than GitHub's {limit // (1024 * 1024)} MB (gzip) limit: related "
+        f"locations were dropped and {kept} of {len(results)} results kept."
+    )
+    invocation = sarif_run["invocations"][0]
+    invocation.setdefault("toolExecutionNotifications", []).append(
+        {"level": "warning", "message": {"text": note}}
+    )
+    return _dump(doc, None)
+
+
+def render(run: RunResult, category: str | None = None, limit: int = MAX_GZIP_BYTES) -> str:
     indent = None if len(run.findings) > COMPACT_ABOVE else 2
-    return json.dumps(build(run, category), indent=indent, ensure_ascii=False) + "\n"
+    doc = build(run, category)
+    text = _dump(doc, indent)
+    return _fit(doc, limit) if _too_large(text, limit) else text
