@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 from . import loader, modes, parallel, resultcache, suppress
 from .files import STDIN, Input, Skipped, discover
 from .graph import MeshGraph
-from .model import Finding, Resource, SourceFile
+from .model import Finding, Resource
 from .registry import all_rules
 from .rule import LEVEL_RANK, Context, Rule
 
@@ -73,21 +72,6 @@ def enabled_rules(options: Options) -> list[Rule]:
     rules = all_rules()
     chosen = [r for r in rules if not options.select or _matches(r, options.select)]
     return [r for r in chosen if not _matches(r, options.ignore)]
-
-
-def read_input(item: Input, default_ns: str) -> loader.ParsedFile:
-    source = SourceFile(item.shown)
-    try:
-        if item.real == STDIN:
-            data = sys.stdin.buffer.read()
-        else:
-            with open(item.real, "rb") as handle:
-                data = handle.read()
-    except OSError as exc:
-        why = exc.strerror or str(exc)
-        finding = loader._error(source, f"Cannot read file: {why}.")
-        return loader.ParsedFile(source, findings=[finding])
-    return loader.parse_bytes(data, source, default_ns)
 
 
 def load(

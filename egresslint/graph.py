@@ -228,11 +228,6 @@ class MeshGraph:
         ns = self.namespace(name)
         return ns.labels if ns is not None else {}
 
-    def namespaces_in_use(self) -> set[str]:
-        return {r.namespace for r in self.resources if r.namespace} | {
-            n.name for n in self.of_kind("Namespace")
-        }
-
     # ---- ambient enrolment ----------------------------------------------------------------
     def is_sidecar_namespace(self, name: str) -> bool:
         labels = self.namespace_labels(name)

@@ -22,20 +22,6 @@ from .model import Resource, as_list, as_map
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-PRIVATE = tuple(
-    ipaddress.ip_network(n)
-    for n in (
-        "10.0.0.0/8",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "100.64.0.0/10",
-        "127.0.0.0/8",
-        "169.254.0.0/16",
-        "fc00::/7",
-        "fe80::/10",
-        "::1/128",
-    )
-)
 # a few well-known public addresses that stand for "the internet" when no address is known
 _SAMPLE_PUBLIC = tuple(ipaddress.ip_address(a) for a in ("8.8.8.8", "140.205.135.3", "52.1.2.3"))
 
@@ -52,10 +38,6 @@ def _network(text: Any) -> Network | None:
         return ipaddress.ip_network(str(text), strict=False)
     except ValueError:
         return None
-
-
-def is_private(net: Network) -> bool:
-    return any(net.version == p.version and net.subnet_of(p) for p in PRIVATE)  # type: ignore[arg-type]
 
 
 def ipblock_allows(

@@ -62,7 +62,3 @@ def host_matches(pattern: str, host: str) -> bool:
             return host[1:].endswith(suffix)
         return host.endswith(suffix) and len(host) > len(suffix)
     return False
-
-
-def hosts_overlap(a: str, b: str) -> bool:
-    return host_matches(a, b) or host_matches(b, a)
