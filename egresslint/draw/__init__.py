@@ -89,25 +89,24 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_") or "x"
 
 
+_CATEGORIES = {
+    **dict.fromkeys(WORKLOAD_KINDS, "workload"),
+    "Service": "workload",
+    "ServiceEntry": "serviceentry",
+    "Gateway": "waypoint",
+    "GatewayClass": "class",
+    "NetworkPolicy": "netpol",
+    "Namespace": "namespace",
+    "DestinationRule": "policy",
+    "VirtualService": "policy",
+}
+
+
 def _category(res: Resource, graph: MeshGraph) -> str:
-    if res.kind in WORKLOAD_KINDS:
-        return "workload"
-    if res.kind == "ServiceEntry":
-        return "serviceentry"
-    if res.kind == "Gateway":
-        return "waypoint"
-    if res.kind == "GatewayClass":
-        return "class"
-    if res.kind == "NetworkPolicy":
-        return "netpol"
-    if res.kind == "Service":
-        return "workload"
-    if res.kind == "Namespace":
-        return "namespace"
-    if res.kind == "AuthorizationPolicy" or res.kind.endswith("Policy"):
+    if res.kind in _CATEGORIES:
+        return _CATEGORIES[res.kind]
+    if res.kind.endswith("Policy"):  # AuthorizationPolicy, (Enterprise)AgentgatewayPolicy, ...
         return "authz" if _targets_gateway(res, graph) else "policy"
-    if res.kind in ("DestinationRule", "VirtualService"):
-        return "policy"
     return "other"
 
 
