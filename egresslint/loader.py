@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from .model import Finding, Path, PosDict, Resource, SourceFile, Span, locate
-from .yamlbuild import Builder, Unlintable
+from .yamlbuild import Builder, Loader, Unlintable
 
 UNPARSEABLE = "EGL001"
 DUPLICATE_KEY = "EGL002"
@@ -50,7 +50,7 @@ _TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 def load_single(text: str) -> tuple[Any, list[tuple[Any, int]]]:
     """The first document of ``text`` as positioned values, with its duplicate keys (key,
     1-based line). Raises ``yaml.YAMLError`` or :class:`Unlintable` for unusable input."""
-    loader = yaml.CSafeLoader(text)
+    loader = Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -206,7 +206,7 @@ def _nesting_problem(text: str) -> tuple[int, int] | None:
     if openers <= MAX_COMPOSE_DEPTH:
         return None
     depth = 0
-    parser = yaml.CSafeLoader(text)
+    parser = Loader(text)
     try:
         while True:
             event = parser.get_event()
@@ -235,7 +235,7 @@ def parse_text(text: str, source: SourceFile, default_ns: str = "default") -> Pa
         )
         parsed.findings.append(_error(source, message, deep[0]))
         return parsed
-    failed = _stream(parsed, yaml.CSafeLoader(text), default_ns)
+    failed = _stream(parsed, Loader(text), default_ns)
     if failed and len(text) <= MAX_FALLBACK_CHARS:
         # libyaml rejects some valid YAML that PyYAML's own parser reads (for example
         # '[001:db8::]' in a flow sequence); a file the C parser refuses gets a second try

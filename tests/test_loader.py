@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from egresslint import cache, fastschema, loader, parallel, schema
+from egresslint import cache, fastschema, loader, parallel, schema, yamlbuild
 from egresslint.files import Input
 from egresslint.model import PosDict, PosList, SourceFile
 
@@ -145,6 +148,75 @@ def test_builder_matches_pyyaml_values() -> None:
     assert doc["i"] == "2024-01-01"  # timestamps stay text
     assert doc["m"] == {"p": 1, "q": 3}
     assert isinstance(doc["k"], PosList) and doc["k"].pos[1].line == 11
+
+
+_SCALARS = [
+    "",
+    "~",
+    "null",
+    "Null",
+    "NULL",
+    "yes",
+    "No",
+    "on",
+    "OFF",
+    "y",
+    "n",
+    "true",
+    "False",
+    "0",
+    "-0",
+    "+12",
+    "0x1F",
+    "0o17",
+    "017",
+    "1_000",
+    "1:30",
+    "190:20:30",
+    "1.5",
+    "-.5",
+    ".inf",
+    "-.Inf",
+    ".nan",
+    "1e3",
+    "6.8523015e+5",
+    "2024-01-01",
+    "2001-12-14t21:59:43.10-05:00",
+    "<<",
+    "=",
+    "!",
+    "&",
+    "*",
+    "8080",
+    "443",
+    "api.example.org",
+    "TLS",
+    "ISTIO_MUTUAL",
+    "1.2.3",
+]
+
+
+def _resolved(cls: type, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:
+    return str(cls.resolve(cls(""), kind, value, implicit))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(st.sampled_from(_SCALARS), st.text(max_size=12)),
+    st.tuples(st.booleans(), st.booleans()),
+)
+def test_fast_resolver_agrees_with_pyyaml(value: str, implicit: tuple[bool, bool]) -> None:
+    assert _resolved(yamlbuild.Loader, ScalarNode, value, implicit) == _resolved(
+        yaml.CSafeLoader, ScalarNode, value, implicit
+    )
+
+
+def test_fast_resolver_collections_and_documents() -> None:
+    for kind in (MappingNode, SequenceNode):
+        fast = _resolved(yamlbuild.Loader, kind, None, (True, False))
+        assert fast == _resolved(yaml.CSafeLoader, kind, None, (True, False))
+    text = "a: [1, '2', 0x10, yes, 'no', ~, 1.5, 2024-01-01, x]\nb: {c: !!str 3}\n"
+    assert yaml.load(text, Loader=yamlbuild.Loader) == yaml.safe_load(text)
 
 
 def test_alias_sharing_is_bounded_not_copied() -> None:
