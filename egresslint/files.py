@@ -6,7 +6,7 @@ import fnmatch
 import os
 import stat
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -19,6 +19,7 @@ class Input:
 
     real: str
     shown: str
+    ident: tuple[int, int] | None = field(default=None, compare=False, repr=False)  # dev, inode
 
 
 @dataclass(frozen=True)
@@ -54,52 +55,83 @@ def _inside(real: str, roots: list[str]) -> bool:
     return any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
+def _child(shown_dir: str, name: str) -> str:
+    return name if shown_dir == os.curdir else f"{shown_dir}/{name}"
+
+
 def _walk(root: str, roots: list[str], base: str, excludes: list[str]) -> Iterator[Input | Skipped]:
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = sorted(
-            d
-            for d in dirnames
-            if not d.startswith(".")
-            and not excluded(display_path(os.path.join(dirpath, d), base), excludes)
-        )
-        for name in sorted(filenames):
-            if name.endswith(YAML_SUFFIXES):
-                yield from _candidate(os.path.join(dirpath, name), roots, base, excludes)
+    """Depth first, in name order: a folder's files, then its subfolders. Symlinked folders are
+    not entered; folders that cannot be listed are passed over (like ``os.walk``)."""
+    top = display_path(root, base)
+    if os.path.abspath(root) == base:
+        top = os.curdir  # the files under it are shown relative to it
+    pending = [(root, top)]
+    while pending:
+        path, shown = pending.pop()
+        try:
+            with os.scandir(path) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+            device = os.stat(path).st_dev
+        except OSError:
+            continue
+        folders = []
+        for entry in entries:
+            child = _child(shown, entry.name)
+            if _is_folder(entry):
+                if not entry.name.startswith(".") and not excluded(child, excludes):
+                    folders.append((entry.path, child))
+            elif entry.name.endswith(YAML_SUFFIXES):
+                yield from _entry(entry, device, child, roots, excludes)
+        pending.extend(reversed(folders))
 
 
-def _candidate(
-    path: str, roots: list[str], base: str, excludes: list[str]
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir() and not entry.is_symlink()
+    except OSError:
+        return False
+
+
+def _entry(
+    entry: os.DirEntry[str], device: int, shown: str, roots: list[str], excludes: list[str]
 ) -> Iterator[Input | Skipped]:
-    shown = display_path(path, base)
+    """A listed *.yaml name: a regular file is taken as listed (no extra system call);
+    symlinks are resolved and must stay inside the roots; anything else is never opened."""
     if excluded(shown, excludes):
         return
     try:
-        st = os.stat(path)  # follows a symlink to its target
+        if entry.is_file(follow_symlinks=False):
+            yield Input(entry.path, shown, (device, entry.inode()))
+            return
+        if not entry.is_symlink():
+            return  # FIFOs, sockets, devices: never opened
+        st = os.stat(entry.path)
     except OSError as exc:
         yield Skipped(shown, f"cannot be read ({exc.strerror or exc})")
         return
     if not stat.S_ISREG(st.st_mode):
-        return  # FIFOs, sockets, devices, folders named *.yaml: never opened
-    if os.path.islink(path) and not _inside(os.path.realpath(path), roots):
+        return  # a link to a folder or a FIFO
+    if not _inside(os.path.realpath(entry.path), roots):
         yield Skipped(shown, "symlink to a file outside the linted folders; not followed")
         return
-    yield Input(path, shown)
+    yield Input(entry.path, shown, (st.st_dev, st.st_ino))
 
 
 def discover(
     paths: Iterable[str], excludes: Iterable[str] = (), base: str | None = None
 ) -> Iterator[Input | Skipped]:
-    """Expand the command-line paths into the files to read, in a stable order."""
+    """Expand the command-line paths into the files to read, in a stable order. A file met
+    twice (two arguments, or a symlink and its target) is read once: the first time."""
     base = os.path.abspath(base or os.getcwd())
     excludes = list(excludes)
     paths = list(paths)
     roots = [os.path.realpath(p) for p in paths if p != STDIN]
-    seen: set[str] = set()
+    seen: set[object] = set()
     for path in paths:
         for item in _expand(path, roots, base, excludes):
-            key = os.path.realpath(item.real) if isinstance(item, Input) else item.shown
-            if isinstance(item, Input) and item.real == STDIN:
-                key = STDIN
+            key: object = item.shown
+            if isinstance(item, Input):
+                key = STDIN if item.real == STDIN else item.ident or os.path.realpath(item.real)
             if key not in seen:
                 seen.add(key)
                 yield item
@@ -115,12 +147,12 @@ def _expand(
     elif os.path.lexists(path):
         shown = display_path(path, base)
         try:
-            mode = os.stat(path).st_mode
+            st = os.stat(path)
         except OSError as exc:
             yield Skipped(shown, f"cannot be read ({exc.strerror or exc})")
             return
-        if stat.S_ISREG(mode):
-            yield Input(path, shown)
+        if stat.S_ISREG(st.st_mode):
+            yield Input(path, shown, (st.st_dev, st.st_ino))
         else:
             yield Skipped(shown, "not a regular file; skipped")
     else:

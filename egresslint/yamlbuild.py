@@ -18,6 +18,7 @@ A refused document raises :class:`Unlintable` with a message for an EGL001 findi
 
 from __future__ import annotations
 
+import re
 import sys
 from array import array
 from sys import intern
@@ -48,7 +49,9 @@ _SAFE = yaml.constructor.SafeConstructor
 _INT_DIGITS = getattr(sys, "get_int_max_str_digits", lambda: 0)() or 4300
 
 
-_IMPLICIT = {k: tuple(v) for k, v in yaml.CSafeLoader.yaml_implicit_resolvers.items()}
+_IMPLICIT: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {
+    k: tuple(v) for k, v in yaml.CSafeLoader.yaml_implicit_resolvers.items()
+}
 _MAP, _SEQ = _T + "map", _T + "seq"
 _RESOLVED: dict[str, str] = {}  # plain scalar -> tag, for those an implicit resolver may claim
 _RESOLVED_MAX = 65_536

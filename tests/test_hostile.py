@@ -20,6 +20,7 @@ from click.testing import CliRunner
 
 from egresslint import engine
 from egresslint.cli import cli
+from egresslint.files import discover
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "fixtures" / "examples" / "walkthrough-tls-origination"
@@ -399,3 +400,14 @@ def test_inputs_are_never_written(tmp_path: Path) -> None:
         CliRunner().invoke(cli, ["check", *extra, str(root)])
     after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
     assert before == after
+
+
+def test_a_file_reached_twice_is_read_once(tmp_path: Path) -> None:
+    root, target = _mixed(tmp_path, "twice.yaml", SE)
+    (root / "zz").mkdir()
+    (root / "zz" / "alias.yaml").symlink_to(target)  # listed after the hostile/ folder
+    paths = [str(root), str(target), str(root / "zz" / "alias.yaml")]
+    items = list(discover(paths, base=str(root)))
+    shown = [i.shown for i in items]
+    assert "hostile/twice.yaml" in shown and len(shown) == len(set(shown))
+    assert "zz/alias.yaml" not in shown  # the same file as hostile/twice.yaml, met first
