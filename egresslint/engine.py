@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import loader, modes, parallel, resultcache, suppress
+from . import loader, modes, parallel, resultcache, rulesplit, suppress
 from .files import STDIN, Input, Skipped, discover
 from .graph import MeshGraph
 from .model import Finding, Resource
@@ -106,7 +106,7 @@ def _run_cache(
 
 
 def run_rules(
-    rules: Iterable[Rule], ctx: Context, params: Mapping[str, Mapping[str, Any]] | None = None
+    rules: Sequence[Rule], ctx: Context, params: Mapping[str, Mapping[str, Any]] | None = None
 ) -> tuple[list[Finding], list[str]]:
     findings: list[Finding] = []
     errors: list[str] = []
@@ -134,7 +134,7 @@ def run(options: Options, progress: Callable[[int, int], None] | None = None) ->
         graph = MeshGraph(resources, options.mode, [v for p in parsed for v in p.values])
         ctx = Context(graph, parse_version(options.istio_version))
         findings = [f for p in parsed for f in p.findings]
-        found, errors = run_rules(rules, ctx, options.params)
+        found, errors = rulesplit.run_split(rules, ctx, options.params, run_rules)
     findings += found
     by_id = {r.id: r for r in rules}
     findings = [f for f in findings if f.rule_id in by_id]
