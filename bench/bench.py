@@ -47,6 +47,17 @@ print(count)
 """
 
 
+def compile_bytecode() -> None:
+    """Byte-compile egresslint as an installation would (pip compiles on install, and an
+    editable checkout on its first import). Where ``PYTHONDONTWRITEBYTECODE`` is set, every
+    run would otherwise compile the whole package again: about 0.2 s that no installed copy
+    pays. ``compileall`` writes the files regardless of that setting."""
+    import compileall
+
+    for folder in ("egresslint", "rules"):
+        compileall.compile_dir(str(ROOT / folder), quiet=1)
+
+
 def egresslint_cmd() -> list[str]:
     return [sys.executable, "-m", "egresslint"]
 
@@ -166,6 +177,7 @@ def main() -> None:
         raise SystemExit(f"corpus generator not found: {args.gen} (use --gen)")
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     results: dict[int, dict[str, float]] = {}
+    compile_bytecode()
     with tempfile.TemporaryDirectory(prefix="egresslint-bench-") as tmp:
         for size in sizes:
             folder = corpus(args.gen, size, args.corpora)
