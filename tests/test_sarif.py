@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from fixtures_support import FIXTURES, ROOT, read_case, rule_cases, run_case
 
-from egresslint import engine
+from egresslint import engine, forked
 from egresslint.cli import cli
 from egresslint.model import Finding, SourceFile, Span
 from egresslint.registry import all_rules
@@ -162,6 +162,36 @@ def test_log_is_shrunk_to_the_upload_size_limit() -> None:
     assert 0 < len(run["results"]) < 2000
     notes = [n["message"]["text"] for n in run["invocations"][0]["toolExecutionNotifications"]]
     assert any("(gzip) limit" in n and f"{len(run['results'])} of 2000" in n for n in notes)
+
+
+def _many(count: int) -> engine.RunResult:
+    source = SourceFile("many.yaml", text="a: 1\n")
+    findings = [
+        Finding("EGL003", f'Finding {i}: \u00e9 \\ "q"', source, Span(1, 1, 1, 2), level="error")
+        for i in range(count)
+    ]
+    return engine.RunResult(findings, list(all_rules()))
+
+
+@pytest.mark.parametrize("fork_above", [0, 10**9])
+def test_large_logs_are_the_same_rendered_on_two_cores(
+    fork_above: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(forked, "MIN_ITEMS", fork_above)
+    monkeypatch.setattr(forked, "_can_fork", lambda: True)
+    for count in (sarif.COMPACT_ABOVE + 1, sarif.COMPACT_ABOVE + 2):
+        run = _many(count)
+        text = sarif.render(run, "prod")
+        assert text == json.dumps(sarif.build(run, "prod"), ensure_ascii=False) + "\n"
+
+
+def test_halves_survive_a_failing_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(forked, "_can_fork", lambda: True)
+    monkeypatch.setattr(forked, "_child", lambda *args: os._exit(3))
+    items = [str(i) for i in range(9)]
+    assert forked.joined_halves(",".join, items, ",", min_items=0) == "0,1,2,3,4,5,6,7,8"
+    assert forked.joined_halves(",".join, items[:1], ",", min_items=0) == "0"
+    assert forked.joined_halves(",".join, [], ",", min_items=0) == ""
 
 
 @pytest.mark.parametrize(
