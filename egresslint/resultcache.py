@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from .parallel import _Job
     from .rule import Rule
 
-FORMAT = b"egresslint-run-v1\0"
+FORMAT = b"egresslint-run-v2\0"
 MAX_ENTRY_BYTES = 512 * 1024 * 1024
 
 
@@ -75,56 +75,93 @@ class ResourceStub(Resource):
         return self.spans.get(tuple(path), self.body.span)
 
 
-class _Freezer:
-    """Copies findings onto stubs; one stub per resource and one SourceFile per file."""
+# A stored run is flat: tuples of strings and numbers that pickle without running Python code
+# per object (dataclasses and named tuples do), with files and resources by index.
+FileRow = str  # the shown path
+ResourceRow = tuple[Any, ...]  # api, kind, name, namespace, file, doc, base path, scoped,
+#                                body span, ((field path, span), ...)
+FindingRow = tuple[Any, ...]  # rule, message, file, span, resource or -1, path,
+#                               ((resource, path, message), ...), level, suppressed
+
+
+class _Flattener:
+    """Findings as rows; one row per file and per resource, with the spans findings use."""
 
     def __init__(self) -> None:
-        self.files: dict[int, SourceFile] = {}
-        self.stubs: dict[int, ResourceStub] = {}
+        self.files: dict[int, int] = {}
+        self.file_rows: list[FileRow] = []
+        self.resources: dict[int, int] = {}
+        self.resource_rows: list[ResourceRow] = []
+        self.spans: list[dict[Path, tuple[int, ...]]] = []
 
-    def file(self, source: SourceFile) -> SourceFile:
-        found = self.files.get(id(source))
-        if found is None:
-            found = self.files[id(source)] = SourceFile(source.path)
-        return found
+    def file(self, source: SourceFile) -> int:
+        index = self.files.get(id(source))
+        if index is None:
+            index = self.files[id(source)] = len(self.file_rows)
+            self.file_rows.append(source.path)
+        return index
 
-    def stub(self, res: Resource) -> ResourceStub:
-        found = self.stubs.get(id(res))
-        if found is None:
-            body = PosDict()
-            body.span = res.body.span
-            found = ResourceStub(
-                res.api_version,
-                res.kind,
-                res.name,
-                res.namespace,
-                body,
-                self.file(res.file),
-                res.doc_index,
-                res.base_path,
-                res.cluster_scoped,
+    def resource(self, res: Resource) -> int:
+        index = self.resources.get(id(res))
+        if index is None:
+            index = self.resources[id(res)] = len(self.resource_rows)
+            head = (res.api_version, res.kind, res.name, res.namespace, self.file(res.file))
+            body_span = tuple(res.body.span)
+            self.resource_rows.append(
+                (*head, res.doc_index, res.base_path, res.cluster_scoped, body_span)
             )
-            self.stubs[id(res)] = found
-        return found
+            self.spans.append({})
+        return index
 
-    def related(self, rel: Related) -> Related:
-        stub = self.stub(rel.resource)
+    def related(self, rel: Related) -> tuple[int, Path, str]:
+        index = self.resource(rel.resource)
         local = tuple(rel.path[len(rel.resource.base_path) :])
-        stub.spans[local] = rel.resource.locate(local)
-        return Related(stub, rel.path, rel.message)
+        self.spans[index][local] = tuple(rel.resource.locate(local))
+        return index, rel.path, rel.message
 
-    def finding(self, f: Finding) -> Finding:
-        return Finding(
+    def finding(self, f: Finding) -> FindingRow:
+        res = self.resource(f.resource) if f.resource is not None else -1
+        related = tuple(self.related(r) for r in f.related)
+        file = self.file(f.file)
+        return (
             f.rule_id,
             f.message,
-            self.file(f.file),
-            f.span,
-            self.stub(f.resource) if f.resource is not None else None,
+            file,
+            tuple(f.span),
+            res,
             f.path,
-            tuple(self.related(r) for r in f.related),
+            related,
             f.level,
             f.suppressed,
         )
+
+    def resource_table(self) -> list[ResourceRow]:
+        return [
+            (*row, tuple(spans.items()))
+            for row, spans in zip(self.resource_rows, self.spans, strict=True)
+        ]
+
+
+def _rebuild(
+    file_rows: list[FileRow], resource_rows: list[ResourceRow], rows: list[FindingRow]
+) -> list[Finding]:
+    """The findings of a stored run, on stubs (see ``ResourceStub``)."""
+    files = [SourceFile(path) for path in file_rows]
+    stubs = []
+    for api, kind, name, ns, file, doc, base, scoped, body_span, spans in resource_rows:
+        body = PosDict()
+        body.span = Span(*body_span)
+        stub = ResourceStub(api, kind, name, ns, body, files[file], doc, base, scoped)
+        stub.spans = {path: Span(*span) for path, span in spans}
+        stubs.append(stub)
+    findings = []
+    for rule, message, file, span, res, path, related, level, suppressed in rows:
+        rel = tuple(Related(stubs[i], p, m) for i, p, m in related)
+        owner = stubs[res] if res >= 0 else None
+        findings.append(
+            Finding(rule, message, files[file], Span(*span), owner, path, rel, level, suppressed)
+        )
+    return findings
 
 
 def _options_text(options: Options, rules: list[Rule], base: str) -> bytes:
@@ -148,7 +185,7 @@ class RunCache:
         self.jobs = jobs
         opts = _options_text(options, rules, base)
         slot = hashlib.blake2b(opts + code_digest(), digest_size=16).hexdigest()
-        self.path = cache.folder() / "runs-v1" / slot
+        self.path = cache.folder() / "runs-v2" / slot
         digest = hashlib.blake2b(FORMAT + code_digest() + opts, digest_size=32)
         by_index = iter(jobs)
         for item in items:
@@ -187,7 +224,10 @@ class RunCache:
 
         if not isinstance(stored, dict) or not isinstance(stored.get("findings"), list):
             return None
-        findings: list[Finding] = stored["findings"]
+        try:
+            findings = _rebuild(stored["file_rows"], stored["resource_rows"], stored["findings"])
+        except (KeyError, TypeError, ValueError, IndexError):  # not an entry this code wrote
+            return None
         texts = {job.item.shown: job.data for job in self.jobs if job.data is not None}
         seen: set[int] = set()
         for f in findings:  # the text reporter shows source lines: decode only those files
@@ -209,9 +249,12 @@ class RunCache:
             in_background(self._store_now, result)
 
     def _store_now(self, result: RunResult) -> None:
-        freezer = _Freezer()
+        flat = _Flattener()
+        findings = [flat.finding(f) for f in result.findings]
         stored = {
-            "findings": [freezer.finding(f) for f in result.findings],
+            "findings": findings,
+            "file_rows": flat.file_rows,
+            "resource_rows": flat.resource_table(),
             "files": result.files,
             "documents": result.documents,
             "resources": result.resources,

@@ -37,7 +37,7 @@ def check(*args: str) -> tuple[int, str]:
 
 
 def _entries(home: Path) -> list[Path]:
-    return sorted((home / "egresslint" / "runs-v1").glob("*"))
+    return sorted((home / "egresslint" / "runs-v2").glob("*"))
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "sarif", "github"])
