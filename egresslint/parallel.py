@@ -20,7 +20,7 @@ import pickle
 import sys
 import threading
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -152,8 +152,8 @@ def parse_inputs(
     ``progress(done, total)`` is called as files complete (cached ones count at once).
     ``read``: the inputs as ``read_all`` returned them, when the caller has read them already
     (the run cache hashes the same bytes that are parsed). New cache entries are written by
-    the workers and, for this process's own share, by a forked writer that runs beside the
-    rest of the check (``wait_writers``; the process waits for it before it exits)."""
+    each worker for its share (the pickles it sends anyway) and by this process for its own,
+    pickled as they are parsed (a forked writer would copy every page it reads)."""
     with gc_paused():
         jobs = read if read is not None else read_all(items)
         store = cache.ParseCache.open() if use_cache else None
@@ -162,16 +162,16 @@ def parse_inputs(
         out: list[loader.ParsedFile | None] = [None] * len(jobs)
         todo = _from_cache(jobs, store, default_ns, out)
         done = len(jobs) - len(todo)
-        mine: list[tuple[str, loader.ParsedFile]] = []  # parsed here, to be cached
+        mine: list[tuple[str, bytes]] = []  # pickles of what this process parsed, to cache
         for job, parsed, blob in _parse_many(todo, default_ns, store, workers):
             done += 1
             if progress is not None:
                 progress(done, len(jobs))
             if parsed is not None and store is not None and job.key:
-                mine.append((job.key, parsed))
+                _keep(mine, job.key, parsed)
             out[job.index] = parsed if parsed is not None else _from_worker(blob, job, default_ns)
-        if store is not None:
-            _write_later(store, mine)
+        if mine and store is not None:
+            store.put_many(mine)
         return [
             p if p is not None else _parse(j, default_ns) for p, j in zip(out, jobs, strict=True)
         ]
@@ -204,26 +204,13 @@ def _from_worker(blob: bytes | None, job: _Job, default_ns: str) -> loader.Parse
     return parsed if parsed is not None else _parse(job, default_ns)
 
 
-# ---- cache writes off the critical path --------------------------------------------------
+def _keep(entries: list[tuple[str, bytes]], key: str, parsed: loader.ParsedFile) -> None:
+    with contextlib.suppress(Exception):  # never fail a run over one cache entry
+        entries.append((key, _dumps(parsed)))
+
+
+# ---- work off the critical path ---------------------------------------------------------
 _writers: list[Any] = []
-
-
-def _write_entries(store: cache.ParseCache, entries: list[tuple[str, loader.ParsedFile]]) -> None:
-    store.put_many((entry, blob) for entry, blob in _pickles(entries))
-
-
-def _pickles(entries: Iterable[tuple[str, loader.ParsedFile]]) -> Iterator[tuple[str, bytes]]:
-    for entry, parsed in entries:
-        try:
-            yield entry, _dumps(parsed)
-        except Exception:  # never fail a run (or a writer) over one entry
-            continue
-
-
-def _write_later(store: cache.ParseCache, entries: list[tuple[str, loader.ParsedFile]]) -> None:
-    """Pickle and write ``entries`` beside the rest of the run (see ``in_background``)."""
-    if entries:
-        in_background(_write_entries, store, entries)
 
 
 def in_background(target: Callable[..., None], *args: Any) -> None:
