@@ -276,3 +276,12 @@ def test_fast_schema_never_hides_an_error() -> None:
         name = schema._index().get(schema.schema_key(res.api_version, res.kind))
         if name is not None and schema._quick(name)(res.body):
             assert schema._validator(name).is_valid(res.body), res.ref
+
+
+@pytest.mark.parametrize("first", [1.0, 1.2, 0.8])
+def test_shares_split_bytes_in_the_asked_proportion(first: float) -> None:
+    jobs = [parallel._Job(i, Input(f"f{i}", f"f{i}"), b"x" * (1000 + i % 7)) for i in range(400)]
+    shares = parallel._shares(jobs, 2, first)
+    sizes = [sum(len(j.data or b"") for j in share) for share in shares]
+    assert sorted(j.index for share in shares for j in share) == list(range(400))
+    assert sizes[0] / sizes[1] == pytest.approx(first, rel=0.01)
