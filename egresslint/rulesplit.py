@@ -16,6 +16,8 @@ import io
 import multiprocessing
 import os
 import pickle
+import queue
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -160,14 +162,30 @@ def _helper(
     ids: dict[int, int],
     conn: Any,
 ) -> None:
-    """Sends one message per rule it ran (as soon as it ran it), then an empty one."""
+    """Sends one message per rule it ran (as soon as it ran it), then an empty one. A thread
+    sends: the parent reads only between its own rules, and a full pipe must not keep this
+    process from taking the next rule meanwhile."""
+    outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+    sender = threading.Thread(target=_send_all, args=(conn, outbox))
+    sender.start()
     try:
         while token := os.read(read_fd, 1):
             found, errors = run_rules([rules[token[0]]], ctx, params)
             out = io.BytesIO()
             _Pickler(out, ids).dump((token[0], [_flat(f) for f in found], errors))
-            conn.send_bytes(out.getvalue())
-        conn.send_bytes(b"")
+            outbox.put(out.getvalue())
+        outbox.put(b"")
+    except BaseException:  # the parent sees no end message and runs the rest itself
+        pass
+    finally:
+        outbox.put(None)
+        sender.join()
+
+
+def _send_all(conn: Any, outbox: queue.SimpleQueue[bytes | None]) -> None:
+    try:
+        while (message := outbox.get()) is not None:
+            conn.send_bytes(message)
     except BaseException:  # the parent sees no end message and runs the rest itself
         pass
     finally:
