@@ -2,7 +2,8 @@
 
 A report of tens of thousands of findings takes a while to turn into JSON, on one core, at
 the end of the run. The child sees the findings copy-on-write and sends back only its text;
-if it fails for any reason, this process renders that half too. Small inputs never fork.
+if it fails for any reason, this process renders that half too. Small inputs never fork, nor
+does a run whose cache writer is still busy on the other core.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
+
+from . import parallel
 
 T = TypeVar("T")
 
@@ -38,8 +41,8 @@ def joined_halves(
 
 
 def _can_fork() -> bool:
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return False
+    if "fork" not in multiprocessing.get_all_start_methods() or parallel.busy():
+        return False  # a cache writer has the other core: a child would only compete with it
     try:
         return len(os.sched_getaffinity(0)) >= 2
     except (AttributeError, OSError):

@@ -116,7 +116,9 @@ class _Flattener:
     def related(self, rel: Related) -> tuple[int, Path, str]:
         index = self.resource(rel.resource)
         local = tuple(rel.path[len(rel.resource.base_path) :])
-        self.spans[index][local] = tuple(rel.resource.locate(local))
+        spans = self.spans[index]
+        if local not in spans:  # many findings name the same related field
+            spans[local] = tuple(rel.resource.locate(local))
         return index, rel.path, rel.message
 
     def finding(self, f: Finding) -> FindingRow:

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from fixtures_support import FIXTURES, ROOT, read_case, rule_cases, run_case
 
-from egresslint import engine, forked
+from egresslint import engine, forked, parallel
 from egresslint.cli import cli
 from egresslint.model import Finding, SourceFile, Span
 from egresslint.registry import all_rules
@@ -192,6 +192,21 @@ def test_halves_survive_a_failing_child(monkeypatch: pytest.MonkeyPatch) -> None
     assert forked.joined_halves(",".join, items, ",", min_items=0) == "0,1,2,3,4,5,6,7,8"
     assert forked.joined_halves(",".join, items[:1], ",", min_items=0) == "0"
     assert forked.joined_halves(",".join, [], ",", min_items=0) == ""
+
+
+def test_no_render_child_while_a_cache_writer_has_the_other_core(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Busy:
+        def is_alive(self) -> bool:
+            return True
+
+    def no_fork(*args: Any) -> Any:
+        raise AssertionError("forked beside a busy cache writer")
+
+    monkeypatch.setattr(parallel, "_writers", [Busy()])
+    monkeypatch.setattr(forked, "_start", no_fork)
+    assert forked.joined_halves(",".join, ["a", "b", "c"], ",", min_items=0) == "a,b,c"
 
 
 @pytest.mark.parametrize(
