@@ -11,7 +11,10 @@ same run and as whole processes:
   parse cache (a private cache folder, filled by a first run);
 - peak memory of the cold run (``ru_maxrss`` of the child processes).
 
-Each timing is the median of ``--runs`` runs after one warm-up. Prints a markdown table.
+The four runs are taken in rounds (floor, cold, first run, cached run), ``--runs`` rounds after
+an untimed one; times are medians over the rounds and each ratio the median of the ratios
+within a round, so a slow spell of a shared machine does not land on one column only. The
+package is byte-compiled first (as an installation is). Prints a markdown table.
 
     python bench/bench.py                      # 1k, 10k and 100k resources
     python bench/bench.py --sizes 1000,10000 --runs 5
@@ -21,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -76,9 +78,8 @@ def corpus(gen: Path, size: int, out: Path) -> Path:
     return target
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """(wall seconds, peak RSS in KiB of this child) for one run."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def timed(cmd: list[str], env: dict[str, str]) -> float:
+    """Wall seconds of one run (exit 0 or 1 expected: findings are not a failure)."""
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     wall = time.perf_counter() - start
@@ -86,44 +87,43 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
         raise SystemExit(
             f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}"
         )
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, peak if peak > before else 0
-
-
-def median(
-    cmd: list[str], env: dict[str, str], runs: int, before: list[str] | None = None
-) -> tuple[float, int]:
-    """Median wall time after a warm-up; ``before`` runs (untimed) ahead of every run."""
-    if before:
-        subprocess.run(before, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    timed(cmd, env)  # warm-up: file cache, imports, compiled bytecode
-    walls, peaks = [], []
-    for _ in range(runs):
-        if before:
-            subprocess.run(before, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wall, peak = timed(cmd, env)
-        walls.append(wall)
-        peaks.append(peak)
-    return statistics.median(walls), max(peaks)
+    return wall
 
 
 def measure(folder: Path, runs: int, work: Path) -> dict[str, float]:
+    """Rounds of (floor, cold, first run on an empty cache, cached run), after one untimed
+    round: each round measures all four within seconds of each other, so a slow spell of a
+    shared machine weighs on the floor and on egresslint alike. Ratios are the medians of the
+    per-round ratios; times the medians of the rounds."""
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     }
-    env["XDG_CACHE_HOME"] = str(work / "cache")
+    cache_dir = work / "cache"
+    env["XDG_CACHE_HOME"] = str(cache_dir)
     sarif = str(work / "out.sarif")
     args = ["--format", "sarif", "--output", sarif, str(folder)]
-    check = [*egresslint_cmd(), "check", *args]
-    cold_cmd = [*egresslint_cmd(), "check", "--no-cache", *args]
-    floor, _ = median([sys.executable, "-c", FLOOR, str(folder)], env, runs)
-    cold, _ = median(cold_cmd, env, runs)
-    peak = _peak(cold_cmd, env)  # alone, so that earlier and bigger children do not mask it
-    clear = [sys.executable, "-c", f"import shutil; shutil.rmtree({str(work / 'cache')!r}, True)"]
-    first, _ = median(check, env, runs, before=clear)  # the default run on an empty cache
-    warm, _ = median(check, env, runs)  # the cache is now full
-    return {"floor": floor, "cold": cold, "first": first, "warm": warm, "peak_mib": peak / 1024}
+    commands = {
+        "floor": [sys.executable, "-c", FLOOR, str(folder)],
+        "cold": [*egresslint_cmd(), "check", "--no-cache", *args],
+        "first": [*egresslint_cmd(), "check", *args],  # the default run, on an empty cache
+        "warm": [*egresslint_cmd(), "check", *args],  # the same, the cache now full
+    }
+    rounds: list[dict[str, float]] = []
+    for n in range(runs + 1):  # the first round warms the file cache and is not kept
+        times = {}
+        for name, cmd in commands.items():
+            if name == "first":
+                shutil.rmtree(cache_dir, ignore_errors=True)
+            times[name] = timed(cmd, env)
+        if n:
+            rounds.append(times)
+    out = {name: statistics.median(r[name] for r in rounds) for name in commands}
+    for name in ("cold", "first"):
+        out[f"{name}_ratio"] = statistics.median(r[name] / r["floor"] for r in rounds)
+    out["warm_ratio"] = statistics.median(r["warm"] / r["first"] for r in rounds)
+    out["peak_mib"] = _peak(commands["cold"], env) / 1024  # alone: its own maximum
+    return out
 
 
 def _peak(cmd: list[str], env: dict[str, str]) -> float:
@@ -146,9 +146,9 @@ def table(results: dict[int, dict[str, float]]) -> str:
     ]
     for size, r in results.items():
         rows.append(
-            f"| {size:,} | {r['floor']:.2f} s | {r['cold']:.2f} s | {r['cold'] / r['floor']:.2f} × "
-            f"| {r['first']:.2f} s | {r['first'] / r['floor']:.2f} × | {r['warm']:.2f} s "
-            f"| {r['warm'] / r['first']:.2f} | {r['peak_mib']:.0f} MiB |"
+            f"| {size:,} | {r['floor']:.2f} s | {r['cold']:.2f} s | {r['cold_ratio']:.2f} × "
+            f"| {r['first']:.2f} s | {r['first_ratio']:.2f} × | {r['warm']:.2f} s "
+            f"| {r['warm_ratio']:.2f} | {r['peak_mib']:.0f} MiB |"
         )
     sizes = sorted(results)
     for small, big in zip(sizes, sizes[1:], strict=False):
@@ -184,7 +184,8 @@ def main() -> None:
             print(f"measuring {size:,} resources ...", file=sys.stderr, flush=True)
             results[size] = measure(folder, args.runs, Path(tmp))
     print(
-        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, median of {args.runs} runs after a warm-up\n"
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, median of {args.runs} rounds "
+        "after a warm-up round\n"
     )
     print(table(results))
 
