@@ -15,6 +15,7 @@ it as dismissed.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -64,9 +65,13 @@ def apply(
     for res in resources:
         _collect(annotation_suppressions(res), found, problems)
     names = {r.id: r.name for r in all_rules()}
+    by_owner: dict[int, list[Suppression]] = {}  # comments by file, annotations by resource
+    for s in found:
+        by_owner.setdefault(id(s.resource if s.resource is not None else s.file), []).append(s)
     for f in findings:
         if f.suppressed is None and f.rule_id != RULE_ID:
-            f.suppressed = next((s.reason for s in found if s.covers(f, names)), None)
+            mine = [*by_owner.get(id(f.file), ()), *by_owner.get(id(f.resource), ())]
+            f.suppressed = next((s.reason for s in mine if s.covers(f, names)), None)
     if RULE_ID not in enabled:
         return []
     for p in problems:
@@ -113,7 +118,7 @@ def _scope(lines: list[str], n: int, docs: list[tuple[int, int, int]]) -> tuple[
     own_line = _is_comment_line(text) or bool(_DOC_MARK.match(text))
     if not own_line:
         return n, n
-    doc = next(d for d in docs if d[0] <= n <= d[1])
+    doc = docs[bisect.bisect_right(docs, (n, len(lines) + 1, 0)) - 1]  # the last starting <= n
     if doc[2] == 0 or n < doc[2]:
         return doc[0], doc[1]
     target = n + 1

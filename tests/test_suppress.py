@@ -144,3 +144,28 @@ def test_cli_exit_code_summary_and_sarif(tmp_path: Path, monkeypatch: pytest.Mon
     assert results[0]["suppressions"] == [{"kind": "inSource", "justification": "approved"}]
     strict = runner.invoke(cli, ["check", "--select", "EGL101", "--no-inline-suppressions", path])
     assert strict.exit_code == 1
+
+
+def test_each_finding_is_matched_only_against_its_own_file_and_resource(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many suppressions in many files stay linear: a finding is never compared with the
+    suppressions of other files or resources."""
+    for i in range(40):
+        comment = f"  # egresslint: ignore EGL101 -- accepted {i}"
+        text = SETUP + opted_out(f"api{i}", label_comment=comment)
+        (tmp_path / f"f{i}.yaml").write_text(text, encoding="utf-8")
+    calls: list[int] = []
+    real = suppress.Suppression.covers
+
+    def counting(self: suppress.Suppression, finding: Finding, names: dict[str, str]) -> bool:
+        calls.append(1)
+        return real(self, finding, names)
+
+    monkeypatch.setattr(suppress.Suppression, "covers", counting)
+    result = engine.run(engine.Options(paths=[str(tmp_path)], base_dir=str(tmp_path), cache=False))
+    suppressed = [f for f in result.findings if f.suppressed]
+    assert len(suppressed) == 40 and {f.suppressed for f in suppressed} == {
+        f"accepted {i}" for i in range(40)
+    }
+    assert len(calls) <= 2 * len(result.findings)
