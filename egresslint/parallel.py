@@ -40,17 +40,17 @@ FIRST_SHARE_CACHED = 1.0
 
 
 # ---- compact pickles: the default protocol for slotted dict/list subclasses runs Python code
-def _new_posdict(items: dict[Any, Any], marks: bytes, span: Span) -> PosDict:
+def _new_posdict(items: dict[Any, Any], marks: bytes, span: tuple[int, ...]) -> PosDict:
     d = PosDict.__new__(PosDict)
     dict.update(d, items)
-    d.pos, d.span = PosMap(tuple(items), marks), span
+    d.pos, d.span = PosMap(tuple(items), marks), tuple.__new__(Span, span)
     return d
 
 
-def _new_poslist(items: list[Any], spans: bytes, span: Span) -> PosList:
+def _new_poslist(items: list[Any], spans: bytes, span: tuple[int, ...]) -> PosList:
     lst = PosList.__new__(PosList)
     list.extend(lst, items)
-    lst.pos, lst.span = PosSpans(spans), span
+    lst.pos, lst.span = PosSpans(spans), tuple.__new__(Span, span)
     return lst
 
 
@@ -60,11 +60,11 @@ def _reduce_posdict(d: PosDict) -> tuple[Any, ...]:
         none = (0,) * 8
         flat = array("i", [m for k in d for m in (pos.get(k) or none)])
         pos = PosMap(tuple(d), flat.tobytes())
-    return _new_posdict, (dict(d), pos.marks, d.span)
+    return _new_posdict, (dict(d), pos.marks, tuple(d.span))  # a plain tuple pickles in C
 
 
 def _reduce_poslist(lst: PosList) -> tuple[Any, ...]:
-    return _new_poslist, (list(lst), lst.pos.packed, lst.span)
+    return _new_poslist, (list(lst), lst.pos.packed, tuple(lst.span))
 
 
 def _reduce_span(s: Span) -> tuple[Any, ...]:

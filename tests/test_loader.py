@@ -13,7 +13,7 @@ from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from egresslint import cache, fastschema, loader, parallel, schema, yamlbuild
 from egresslint.files import Input
-from egresslint.model import PosDict, PosList, SourceFile
+from egresslint.model import PosDict, PosList, SourceFile, Span
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "examples"
 
@@ -127,6 +127,7 @@ def test_positions_survive_pickling() -> None:
     res = loader.parse_text(text, SourceFile("n.yaml")).resources[0]
     back = pickle.loads(pickle.dumps(res.body))
     assert back == res.body and back.pos == res.body.pos and back.span == res.body.span
+    assert isinstance(back.span, Span) and back.span.line == res.body.span.line
     labels = back["metadata"]["labels"]
     assert (
         isinstance(labels, PosDict) and labels.pos["a"] == res.body["metadata"]["labels"].pos["a"]
