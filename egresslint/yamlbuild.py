@@ -18,6 +18,7 @@ A refused document raises :class:`Unlintable` with a message for an EGL001 findi
 
 from __future__ import annotations
 
+import operator
 import re
 import sys
 from array import array
@@ -66,6 +67,13 @@ class Loader(yaml.CSafeLoader):
     resolver claims are strings; the others go through the same regexes, memoised (manifests
     repeat the same few numbers, booleans and ports). This holds for the safe resolver as
     PyYAML ships it (no path or wildcard resolvers); tests/test_yamlbuild.py compares both."""
+
+    # libyaml's composer also calls these two hooks around every node, for path resolvers,
+    # which the safe resolver has none of. C callables that do nothing in their place (they
+    # are not bound as methods: ``is_(parent, index)`` and ``tuple()``) took another tenth
+    # off composing.
+    descend_resolver = operator.is_  # type: ignore[assignment]
+    ascend_resolver = tuple  # type: ignore[assignment]
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is ScalarNode:

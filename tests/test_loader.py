@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -218,6 +219,24 @@ def test_fast_resolver_collections_and_documents() -> None:
         assert fast == _resolved(yaml.CSafeLoader, kind, None, (True, False))
     text = "a: [1, '2', 0x10, yes, 'no', ~, 1.5, 2024-01-01, x]\nb: {c: !!str 3}\n"
     assert yaml.load(text, Loader=yamlbuild.Loader) == yaml.safe_load(text)
+
+
+def _tree(node: Any) -> Any:
+    marks = (node.start_mark.index, node.end_mark.index)
+    if isinstance(node, ScalarNode):
+        return (node.tag, node.value, marks, node.style)
+    if isinstance(node, SequenceNode):
+        return (node.tag, marks, [_tree(n) for n in node.value])
+    return (node.tag, marks, [(_tree(k), _tree(v)) for k, v in node.value])
+
+
+def test_fast_loader_composes_the_same_nodes_as_pyyaml() -> None:
+    texts = [p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.rglob("*.yaml"))]
+    texts.append("a: &x [1, '2', {b: ~}]\nc: *x\nd: !!str 3\ne: !custom {f: yes}\n")
+    for text in texts:
+        mine = [_tree(n) for n in yaml.compose_all(text, Loader=yamlbuild.Loader)]
+        theirs = [_tree(n) for n in yaml.compose_all(text, Loader=yaml.CSafeLoader)]
+        assert mine == theirs
 
 
 def test_alias_sharing_is_bounded_not_copied() -> None:
