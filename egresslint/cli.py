@@ -154,28 +154,33 @@ def check(
 ) -> None:
     eff = _effective({**kw, "fail_on": fail_on})
     options = _options(paths, kw, eff)
-    options.reuse_results = options.cache  # check needs findings only, not the graph
+    options.reuse_results = options.cache  # the run cache: a rendered report, reused as is
     reported = context.plan(options, list(kw["context"]))
-    result = engine.run(options, progress=for_stderr())
-    if result.files == 0:
-        _fail("nothing to lint: no *.yaml or *.yml files found in " + ", ".join(options.paths))
-    context.restrict(result, reported)
-    _baselines(result, kw)
     color = (
         output is None and fmt == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     )
     parts = _report_parts(fmt, color, kw, reported)
-    report = result.cache.report(parts) if result.cache and parts else None
-    if report is None:
-        with parallel.gc_paused():  # thousands of acyclic report objects: nothing to collect
-            report = render(fmt, result, color=color, category=kw.get("sarif_category"))
-        if result.cache and parts:
-            result.cache.keep_report(parts, report)
+    prepared = engine.prepare(options)
+    kept = prepared.cache.report(parts) if prepared.cache and parts else None
+    if kept is not None:
+        _write(kept[0], output)
+        sys.exit(engine.exit_for(kept[1], eff.value("fail-on")))
+    result = engine.run(options, progress=for_stderr(), prepared=prepared)
+    if result.files == 0:
+        _fail("nothing to lint: no *.yaml or *.yml files found in " + ", ".join(options.paths))
+    context.restrict(result, reported)
+    _baselines(result, kw)
+    with parallel.gc_paused():  # thousands of acyclic report objects: nothing to collect
+        report = render(fmt, result, color=color, category=kw.get("sarif_category"))
+    if result.cache and parts and not result.internal_errors:
+        result.cache.keep_report(parts, report, engine.worst_level(result.findings))
     _write(report, output)
     for err in result.internal_errors:
         click.echo(f"egresslint: internal error: {err} (please report this as a bug)", err=True)
     if _EXIT_FAST:
         _KEEP.append(result)  # freed by the exit itself (see main), not object by object
+    else:
+        parallel.wait_writers()  # the cache entries are complete when check returns
     sys.exit(engine.exit_code(result, eff.value("fail-on")))
 
 
@@ -183,6 +188,8 @@ def _report_parts(
     fmt: str, color: bool, kw: dict[str, Any], reported: set[str] | None
 ) -> list[str] | None:
     """What, besides the run's findings, shapes the report (None: do not reuse one)."""
+    if kw.get("write_baseline"):
+        return None  # writing a baseline needs the findings themselves
     parts = [fmt, str(color), repr(kw.get("sarif_category")), repr(sorted(reported or []))]
     parts.append(repr(reported is None))
     if kw.get("baseline"):

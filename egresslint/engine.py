@@ -40,7 +40,7 @@ class Options:
     params: dict[str, dict[str, Any]] = field(default_factory=dict)  # rule id -> configured params
     inline_suppressions: bool = True
     cache: bool = True  # the parse cache in the user cache folder (--no-cache)
-    reuse_results: bool = False  # also the run cache (resultcache.py): check sets it; no graph
+    reuse_results: bool = False  # also the run cache (resultcache.py): check sets it
 
 
 @dataclass
@@ -54,7 +54,7 @@ class RunResult:
     notifications: list[str] = field(default_factory=list)
     internal_errors: list[str] = field(default_factory=list)
     graph: MeshGraph | None = None
-    cache: resultcache.RunCache | None = None  # the run cache entry this result matches
+    cache: resultcache.RunCache | None = None  # the run cache entry for its report
 
     def counts(self) -> dict[str, int]:
         out = {lvl: 0 for lvl in ("error", "warning", "note")}
@@ -92,17 +92,27 @@ def load(
     return parsed, skipped
 
 
-def _run_cache(
-    options: Options, rules: list[Rule]
-) -> tuple[resultcache.RunCache | None, list[Input | Skipped], list[parallel._Job] | None]:
-    """The run cache entry (None when off, or for standard input), with what it read."""
+@dataclass
+class Prepared:
+    """What a run found before parsing: the inputs (read, when the run cache needs their
+    bytes) and the run cache entry (None when off, or for standard input)."""
+
+    items: list[Input | Skipped]
+    read: list[parallel._Job] | None = None
+    cache: resultcache.RunCache | None = None
+
+
+def prepare(options: Options) -> Prepared:
+    """Discover the inputs and, for ``check`` with the cache on, read and hash them for the
+    run cache's key (the same bytes are parsed afterwards)."""
     base = options.base_dir or os.getcwd()
     items = list(discover(options.paths, options.excludes, base))
     inputs = [item for item in items if isinstance(item, Input)]
     if not (options.cache and options.reuse_results) or any(i.real == STDIN for i in inputs):
-        return None, items, None
+        return Prepared(items)
     read = parallel.read_all(inputs)
-    return resultcache.RunCache(options, rules, items, read, base), items, read
+    entry = resultcache.RunCache(options, enabled_rules(options), items, read, base)
+    return Prepared(items, read, entry)
 
 
 def run_rules(
@@ -121,13 +131,14 @@ def run_rules(
     return findings, errors
 
 
-def run(options: Options, progress: Callable[[int, int], None] | None = None) -> RunResult:
+def run(
+    options: Options,
+    progress: Callable[[int, int], None] | None = None,
+    prepared: Prepared | None = None,
+) -> RunResult:
     rules = enabled_rules(options)
-    entry, items, read = _run_cache(options, rules)
-    cached = entry.load(rules) if entry is not None else None
-    if cached is not None:
-        cached.cache = entry
-        return cached
+    prepared = prepared or prepare(options)
+    items, read = prepared.items, prepared.read
     parsed, skipped = load(options, progress, (items, read))
     resources: list[Resource] = [r for p in parsed for r in p.resources]
     with parallel.gc_paused():  # graph and findings are acyclic and live until exit, like the parse
@@ -150,9 +161,7 @@ def run(options: Options, progress: Callable[[int, int], None] | None = None) ->
     )
     result.skipped, result.internal_errors, result.graph = skipped, errors, graph
     result.notifications = _notes(graph, resources)
-    if entry is not None and not result.internal_errors:
-        entry.store(result)
-        result.cache = entry
+    result.cache = prepared.cache
     return result
 
 
@@ -177,12 +186,19 @@ def _notes(graph: MeshGraph, resources: list[Resource]) -> list[str]:
     return notes
 
 
+def worst_level(findings: Iterable[Finding]) -> int:
+    """The highest level rank among unsuppressed findings (0 when there are none)."""
+    return max((LEVEL_RANK[f.level] for f in findings if f.suppressed is None), default=0)
+
+
+def exit_for(worst: int, fail_on: str) -> int:
+    """0 or 1 for a run whose worst unsuppressed finding has rank ``worst``."""
+    if fail_on == "never":
+        return 0
+    return int(worst >= LEVEL_RANK[fail_on])
+
+
 def exit_code(result: RunResult, fail_on: str) -> int:
     if result.internal_errors:
         return 2
-    if fail_on == "never":
-        return 0
-    threshold = LEVEL_RANK[fail_on]
-    return int(
-        any(f.suppressed is None and LEVEL_RANK[f.level] >= threshold for f in result.findings)
-    )
+    return exit_for(worst_level(result.findings), fail_on)

@@ -235,7 +235,7 @@ def in_background(target: Callable[..., None], *args: Any) -> None:
     except OSError:
         target(*args)
         return
-    _watch(proc)
+    watch(proc)
 
 
 def _without_gc(target: Callable[..., None], *args: Any) -> None:
@@ -243,7 +243,8 @@ def _without_gc(target: Callable[..., None], *args: Any) -> None:
     target(*args)
 
 
-def _watch(proc: Any) -> None:
+def watch(proc: Any) -> None:
+    """Have ``wait_writers`` wait for ``proc`` (a process or a thread) before the exit."""
     if not _writers:
         atexit.register(wait_writers)
     _writers.append(proc)
@@ -383,5 +384,5 @@ def _collect(share: list[_Job], conn: Any, proc: Any, default_ns: str) -> Iterat
         pass
     finally:
         conn.close()
-        _watch(proc)  # it may still be writing its cache entries
+        watch(proc)  # it may still be writing its cache entries
     yield from _here(share[done:], default_ns)

@@ -1,5 +1,5 @@
-"""Run cache: a second run over unchanged inputs reuses the findings and the report, and any
-change of a byte, an option or the code gives a fresh run."""
+"""Run cache: a second run over unchanged inputs reuses the report and its exit code, and any
+change of a byte, an option, the report's shape or the code gives a fresh run."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def check(*args: str) -> tuple[int, str]:
 
 
 def _entries(home: Path) -> list[Path]:
-    return sorted((home / "egresslint" / "runs-v2").glob("*"))
+    return sorted((home / "egresslint" / "runs-v3").glob("*"))
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "sarif", "github"])
@@ -49,20 +49,30 @@ def test_second_run_is_identical(cache_home: Path, tree: Path, fmt: str) -> None
     assert _entries(cache_home)
 
 
-def test_hit_returns_the_stored_findings(cache_home: Path, tree: Path) -> None:
-    options = engine.Options(paths=[str(tree)], reuse_results=True)
-    fresh = engine.run(options)
-    again = engine.run(engine.Options(paths=[str(tree)], reuse_results=True))
-    assert again.graph is None and fresh.graph is not None  # the second came from the cache
-    assert [(f.rule_id, f.file.path, f.span, f.message, f.level) for f in again.findings] == [
-        (f.rule_id, f.file.path, f.span, f.message, f.level) for f in fresh.findings
-    ]
-    assert [f.identity for f in again.findings] == [f.identity for f in fresh.findings]
-    assert (again.files, again.documents, again.resources) == (
-        fresh.files,
-        fresh.documents,
-        fresh.resources,
-    )
+def test_hit_skips_the_run_and_keeps_the_exit_code(
+    cache_home: Path, tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = check("--format", "json", str(tree))
+    assert first[0] == 1  # the broken example has warnings and errors
+
+    def no_run(*args: object, **kw: object) -> object:
+        raise AssertionError("linted again")
+
+    monkeypatch.setattr(engine, "run", no_run)
+    assert check("--format", "json", str(tree)) == first
+    assert check("--format", "json", "--fail-on", "never", str(tree)) == (0, first[1])
+    with pytest.raises(AssertionError, match="linted again"):
+        CliRunner().invoke(cli, ["check", "--format", "sarif", str(tree)], catch_exceptions=False)
+
+
+def test_report_shape_and_baseline_writing_are_not_reused(cache_home: Path, tree: Path) -> None:
+    plain = check("--format", "json", str(tree))
+    category = check("--format", "sarif", "--sarif-category", "prod", str(tree))
+    assert '"id": "prod/"' in category[1] and check("--format", "json", str(tree)) == plain
+    baseline = tree.parent / "baseline.json"
+    result = CliRunner().invoke(cli, ["check", "--write-baseline", str(baseline), str(tree)])
+    assert result.exit_code == 0 and baseline.read_text().strip()
+    assert check("--baseline", str(baseline), "--format", "json", str(tree))[0] == 0
 
 
 def test_changed_byte_or_option_recomputes(cache_home: Path, tree: Path) -> None:
