@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import os
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -41,12 +40,8 @@ def joined_halves(
 
 
 def _can_fork() -> bool:
-    if "fork" not in multiprocessing.get_all_start_methods() or parallel.busy():
-        return False  # a cache writer has the other core: a child would only compete with it
-    try:
-        return len(os.sched_getaffinity(0)) >= 2
-    except (AttributeError, OSError):
-        return (os.cpu_count() or 1) >= 2
+    # not while a cache writer has the other core: a child would only compete with it
+    return parallel.two_cores() and not parallel.busy()
 
 
 def _start(render: Callable[[Sequence[T]], str], items: Sequence[T]) -> tuple[Any, Any] | None:

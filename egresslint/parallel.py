@@ -225,7 +225,7 @@ def in_background(target: Callable[..., None], *args: Any) -> None:
     collecting, and collections of the many objects it creates took a third of its time); in
     this process where forking is unavailable. The process waits for such children before it
     exits (``wait_writers``): only work whose result nobody reads in this run belongs here."""
-    if not _can_fork():
+    if not can_fork():
         target(*args)
         return
     try:
@@ -282,23 +282,28 @@ def _parse_many(
     jobs: list[_Job], default_ns: str, store: cache.ParseCache | None, workers: int | None
 ) -> Iterator[Parsed]:
     """(job, ParsedFile, None) for files parsed here, (job, None, pickle) for a worker's."""
-    count = workers if workers is not None else _cpu_count()
+    count = workers if workers is not None else cpu_count()
     total = sum(len(j.data or b"") for j in jobs)
-    if count < 2 or total < PARALLEL_MIN_BYTES or len(jobs) < 2 or not _can_fork():
+    if count < 2 or total < PARALLEL_MIN_BYTES or len(jobs) < 2 or not can_fork():
         yield from _here(jobs, default_ns)
         return
     yield from _parse_forked(jobs, default_ns, min(count, MAX_WORKERS, len(jobs)), store)
 
 
-def _cpu_count() -> int:
+def cpu_count() -> int:
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
 
 
-def _can_fork() -> bool:
+def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
+
+
+def two_cores() -> bool:
+    """Whether work can be shared with a forked process on another core."""
+    return cpu_count() >= 2 and can_fork()
 
 
 def _shares(jobs: list[_Job], count: int, first: float = 1.0) -> list[list[_Job]]:

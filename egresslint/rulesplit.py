@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from . import parallel
 from .model import Finding, Related, Span
 from .rule import Context, Rule
 
@@ -107,16 +108,8 @@ def _worth_it(rules: Sequence[Rule], ctx: Context) -> bool:
     return (
         2 <= len(rules) <= MAX_RULES
         and len(ctx.graph.resources) >= SPLIT_MIN_RESOURCES
-        and _cpu_count() >= 2
-        and "fork" in multiprocessing.get_all_start_methods()
+        and parallel.two_cores()
     )
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def _take(

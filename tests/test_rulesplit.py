@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from egresslint import engine, rulesplit
+from egresslint import engine, parallel, rulesplit
 from egresslint.model import Finding
 from egresslint.rule import Context
 
@@ -36,7 +36,7 @@ def _summary(result: engine.RunResult) -> list[tuple[Any, ...]]:
 
 def _run(monkeypatch: pytest.MonkeyPatch, split: bool) -> engine.RunResult:
     monkeypatch.setattr(rulesplit, "SPLIT_MIN_RESOURCES", 0 if split else 10**9)
-    monkeypatch.setattr(rulesplit, "_cpu_count", lambda: 2)
+    monkeypatch.setattr(parallel, "cpu_count", lambda: 2)
     return engine.run(engine.Options(paths=[str(REPOS)], cache=False))
 
 
@@ -91,7 +91,7 @@ def test_rule_errors_in_the_helper_are_reported(monkeypatch: pytest.MonkeyPatch)
         yield  # pragma: no cover
 
     rules = [dataclasses.replace(r, check=broken) for r in engine.enabled_rules(engine.Options())]
-    monkeypatch.setattr(rulesplit, "_cpu_count", lambda: 2)
+    monkeypatch.setattr(parallel, "cpu_count", lambda: 2)
     monkeypatch.setattr(rulesplit, "SPLIT_MIN_RESOURCES", 0)
     ctx = Context(engine.MeshGraph([]))
     found, errors = rulesplit.run_split(rules, ctx, {}, engine.run_rules)
