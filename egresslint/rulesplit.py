@@ -66,10 +66,9 @@ def run_split(
     ctx: Context,
     params: Mapping[str, Mapping[str, Any]] | None,
     run_rules: RunRules,
-    helpers: bool = True,
 ) -> tuple[list[Finding], list[str]]:
     """``run_rules(rules, ctx, params)``, on two processes when the run is large enough."""
-    if not helpers or not _worth_it(rules, ctx):
+    if not _worth_it(rules, ctx):
         return run_rules(rules, ctx, params)
     shared = _shared(ctx)
     ids = {id(obj): i for i, obj in enumerate(shared)}
