@@ -78,8 +78,8 @@ def write(path: str, findings: Iterable[Finding]) -> int:
     items = [f for f in findings if f.suppressed is None]
     text = dumps(items, as_json=path.endswith(".json"))
     try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with open(path, "w", encoding="utf-8", errors="backslashreplace") as handle:
+            handle.write(text)  # JSON reads a lone surrogate's backslash escape back as it was
     except OSError as exc:
         raise BaselineError(f"cannot write {path}: {exc.strerror or exc}") from None
     return len(items)

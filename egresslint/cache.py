@@ -48,7 +48,7 @@ def _code_version() -> bytes:
 
 def key(data: bytes, default_ns: str) -> str:
     digest = hashlib.blake2b(data, digest_size=20)
-    digest.update(b"\0" + default_ns.encode() + b"\0" + _code_version())
+    digest.update(b"\0" + default_ns.encode("utf-8", "surrogatepass") + b"\0" + _code_version())
     return digest.hexdigest()
 
 

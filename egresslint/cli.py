@@ -238,7 +238,19 @@ def _baselines(result: engine.RunResult, kw: dict[str, Any]) -> None:
         _fail(str(exc))
 
 
+def printable(text: str) -> str:
+    """``text`` as valid UTF-8 can carry it: lone surrogates (from YAML escapes such as
+    "\\ud800", or file names that are not UTF-8) become backslash escapes instead of making
+    the write fail."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def _write(report: str, output: str | None) -> None:
+    report = printable(report)
     if output is None:
         click.echo(report, nl=False)
         return

@@ -91,7 +91,7 @@ class RunCache:
         by_index = iter(jobs)
         for item in items:
             if isinstance(item, Skipped):
-                digest.update(f"\0S\0{item.shown}\0{item.why}".encode())
+                digest.update(f"\0S\0{item.shown}\0{item.why}".encode("utf-8", "surrogatepass"))
                 continue
             job = next(by_index)
             if job.data is not None:
@@ -99,7 +99,8 @@ class RunCache:
                 state = job.key
             else:
                 state = "unreadable:" + job.error
-            digest.update(f"\0I\0{item.shown}\0{item.real}\0{state}".encode())
+            line = f"\0I\0{item.shown}\0{item.real}\0{state}"
+            digest.update(line.encode("utf-8", "surrogatepass"))  # paths may not be UTF-8
         self.key = digest.digest()
 
     def _seal(self, payload: bytes) -> bytes:
@@ -117,7 +118,8 @@ class RunCache:
 
     # ---- the rendered report ---------------------------------------------------------------
     def _report_path(self, parts: list[str]) -> FsPath:
-        digest = hashlib.blake2b("\0".join(parts).encode(), digest_size=8).hexdigest()
+        text = "\0".join(parts).encode("utf-8", "surrogatepass")
+        digest = hashlib.blake2b(text, digest_size=8).hexdigest()
         return self.path.with_name(f"{self.path.name}-report-{digest}")
 
     def report(self, parts: list[str]) -> tuple[str, int] | None:
@@ -143,7 +145,8 @@ class RunCache:
         watch(thread)
 
     def _keep_now(self, parts: list[str], text: str, worst: int) -> None:
-        blob = self._seal(str(min(max(worst, 0), 3)).encode() + text.encode("utf-8"))
+        report = text.encode("utf-8", "backslashreplace")  # as the output shows it
+        blob = self._seal(str(min(max(worst, 0), 3)).encode() + report)
         if len(blob) <= MAX_ENTRY_BYTES:
             _write_atomic(self._report_path(parts), blob)
 

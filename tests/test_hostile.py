@@ -11,6 +11,8 @@ import codecs
 import json
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -411,3 +413,44 @@ def test_a_file_reached_twice_is_read_once(tmp_path: Path) -> None:
     shown = [i.shown for i in items]
     assert "hostile/twice.yaml" in shown and len(shown) == len(set(shown))
     assert "zz/alias.yaml" not in shown  # the same file as hostile/twice.yaml, met first
+
+
+LONE_SURROGATE = SE.replace("name: ext", 'name: "bad\\ud800name"').replace(
+    "resolution: DNS", "resolution: DNS_LOOKUP"
+)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif", "github"])
+def test_text_that_utf8_cannot_carry_is_escaped_in_reports(tmp_path: Path, fmt: str) -> None:
+    """A YAML escape for a lone surrogate, and a file name that is not UTF-8, reach messages
+    and paths; reports still come out as valid UTF-8 (backslash escapes), from a fresh run
+    and from the run cache alike."""
+    assert 'name: "bad\\ud800name"' in LONE_SURROGATE
+    (tmp_path / "surrogate.yaml").write_text(LONE_SURROGATE, encoding="utf-8")
+    name = os.fsdecode(b"latin-\xff.yaml")
+    (tmp_path / name).write_text(SE.replace("resolution: DNS", "resolution: DNS_LOOKUP"))
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    outputs = []
+    for extra in ((), ("-o", str(tmp_path / f"out.{fmt}"))) * 2:  # the second pair is cached
+        cmd = [sys.executable, "-m", "egresslint", "check", "-f", fmt, *extra, str(tmp_path)]
+        proc = subprocess.run(cmd, capture_output=True, env=env, cwd=tmp_path)
+        assert proc.returncode == 1, proc.stderr.decode("utf-8", "replace")
+        data = proc.stdout if not extra else (tmp_path / f"out.{fmt}").read_bytes()
+        text = data.decode("utf-8")  # strict: never a lone surrogate or a raw 0xff byte
+        assert "bad\\ud800name" in text and "latin-\\udcff.yaml" in text
+        outputs.append(text)
+        if fmt in ("json", "sarif"):
+            json.loads(text)
+    assert outputs[0] == outputs[2] and outputs[1] == outputs[3]
+
+
+@pytest.mark.parametrize("suffix", ["json", "yaml"])
+def test_baselines_round_trip_text_that_utf8_cannot_carry(tmp_path: Path, suffix: str) -> None:
+    (tmp_path / "surrogate.yaml").write_text(LONE_SURROGATE, encoding="utf-8")
+    baseline = tmp_path / f"baseline.{suffix}"
+    runner = CliRunner()
+    wrote = runner.invoke(cli, ["check", "--write-baseline", str(baseline), str(tmp_path)])
+    assert wrote.exit_code == 0, wrote.output
+    baseline.read_bytes().decode("utf-8")  # strict
+    again = runner.invoke(cli, ["check", "--baseline", str(baseline), str(tmp_path)])
+    assert again.exit_code == 0 and "1 finding(s) recorded in the baseline" in again.output

@@ -196,7 +196,7 @@ def _related(index: int, rel: Related) -> dict[str, Any]:
 
 
 def fingerprint(finding: Finding) -> str:
-    return hashlib.sha256(finding.identity.encode()).hexdigest()[:32]
+    return hashlib.sha256(finding.identity.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def result(finding: Finding, rule_index: int) -> dict[str, Any]:
@@ -289,7 +289,7 @@ def _too_large(text: str, limit: int) -> bool:
     answers first (level 6 compresses such text at least as well, at twice the time)."""
     if len(text) <= limit:
         return False
-    data = text.encode("utf-8")
+    data = text.encode("utf-8", "backslashreplace")  # as it is written out
     return len(zlib.compress(data, 1)) > limit and len(gzip.compress(data, 6)) > limit
 
 
