@@ -109,7 +109,7 @@ def decode(data: bytes) -> tuple[str | None, str | None]:
         return _try_decode(data, "utf-16")
     if b"\x00" in data[:8192]:
         return None, "binary file (it contains NUL bytes); not YAML"
-    text, why = _try_decode(data, "utf-8-sig")
+    text, why = _try_decode(data.removeprefix(codecs.BOM_UTF8), "utf-8")
     if why is not None:
         return None, why
     return text, None
@@ -118,11 +118,10 @@ def decode(data: bytes) -> tuple[str | None, str | None]:
 def _try_decode(data: bytes, encoding: str) -> tuple[str | None, str | None]:
     try:
         return data.decode(encoding), None
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+    except UnicodeDecodeError as exc:  # the finding points at the byte (see parse_bytes)
         return None, (
-            f"not valid {encoding.upper().replace('-SIG', '')} text (byte 0x{data[exc.start]:02x} on "
-            f"line {line}); save the file as UTF-8"
+            f"not valid {encoding.upper().replace('-SIG', '')} text (byte "
+            f"0x{data[exc.start]:02x}); save the file as UTF-8"
         )
 
 
@@ -294,5 +293,24 @@ def _document(parsed: ParsedFile, builder: Builder, node: Any, default_ns: str) 
 def parse_bytes(data: bytes, source: SourceFile, default_ns: str = "default") -> ParsedFile:
     text, why = decode(data)
     if text is None:
-        return ParsedFile(source, findings=[_error(source, f"Cannot read file: {why}.")])
+        line, col = _first_bad_byte(data, source)
+        finding = _error(source, f"Cannot read file: {why}.", line, col)
+        return ParsedFile(source, findings=[finding])
     return parse_text(text, source, default_ns)
+
+
+def _first_bad_byte(data: bytes, source: SourceFile) -> tuple[int, int]:
+    """Where a text file stops being UTF-8 (1-based line and column; 1, 1 for a binary or
+    UTF-16/32 file). The location, not the message, names the line, so a finding's
+    fingerprint survives lines added above it; the file is shown with U+FFFD in its place."""
+    if b"\x00" in data[:8192]:
+        return 1, 1
+    body = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        source.text = body.decode("utf-8", "replace")
+        head = body[: exc.start]
+        start = head.rfind(b"\n") + 1
+        return head.count(b"\n") + 1, len(head[start:].decode("utf-8", "replace")) + 1
+    return 1, 1

@@ -148,7 +148,7 @@ CASES: list[tuple[str, Callable[[], bytes | str], tuple[str, int] | None, str]] 
     (
         "latin1.yaml",
         lambda: "apiVersion: v1\nkind: Namespace\nmetadata: {name: caf\xe9}\n".encode("latin-1"),
-        ("EGL001", 1),
+        ("EGL001", 3),  # at the byte that is not UTF-8
         "UTF-8",
     ),
     (
