@@ -140,7 +140,7 @@ def comment_suppressions(source: SourceFile) -> Iterator[Suppression | Finding]:
     lines = source.text.splitlines()
     docs = _documents(lines)
     for n, text in enumerate(lines, 1):
-        match = _COMMENT.search(text) if "egresslint" in text else None
+        match = _comment(text) if "egresslint" in text else None
         if match is None:
             continue
         keys, reason = parse_comment(match.group("body"))
@@ -150,6 +150,38 @@ def comment_suppressions(source: SourceFile) -> Iterator[Suppression | Finding]:
         else:
             span = Span(n, match.start(1) + 1, n, len(text.rstrip()) + 1)
             yield _comment_problem(source, span, keys)
+
+
+def _comment(text: str) -> re.Match[str] | None:
+    """The suppression comment of a line: a ``#`` inside a quoted scalar is not one."""
+    start = 0
+    while (match := _COMMENT.search(text, start)) is not None:
+        if not _in_quotes(text, match.start(1)):
+            return match
+        start = match.start(1) + 1
+    return None
+
+
+def _in_quotes(text: str, end: int) -> bool:
+    """Whether ``text[end]`` is inside a single- or double-quoted scalar opened on this line
+    (a quote opens one at the start of a value: after a space, a tab or ``[{,:-?``)."""
+    quote, i = "", 0
+    while i < end:
+        ch = text[i]
+        if not quote:
+            if ch in "'\"" and (i == 0 or text[i - 1] in " \t[{,:-?"):
+                quote = ch
+        elif quote == "'" and ch == "'":
+            if text[i + 1 : i + 2] == "'":
+                i += 1  # '' is an escaped quote
+            else:
+                quote = ""
+        elif quote == '"' and ch == "\\":
+            i += 1  # an escaped character
+        elif quote == '"' and ch == '"':
+            quote = ""
+        i += 1
+    return bool(quote)
 
 
 def _comment_problem(source: SourceFile, span: Span, keys: list[str]) -> Finding:

@@ -169,3 +169,22 @@ def test_each_finding_is_matched_only_against_its_own_file_and_resource(
         f"accepted {i}" for i in range(40)
     }
     assert len(calls) <= 2 * len(result.findings)
+
+
+@pytest.mark.parametrize(
+    ("tail", "reason"),
+    [
+        ("", None),  # the text in quotes is a label value, not a comment
+        ("  # egresslint: ignore EGL101 -- the real one", "the real one"),
+    ],
+)
+def test_hash_inside_quotes_is_not_a_comment(tmp_path: Path, tail: str, reason: str | None) -> None:
+    flow = (
+        "  labels: {istio.io/use-waypoint: none, "
+        "note: 'it''s # egresslint: ignore EGL101 -- fake', "
+        'other: "a \\" # egresslint: ignore EGL101 -- fake too"}' + tail + "\n"
+    )
+    text = opted_out("a")
+    block = text[text.index("  labels:") : text.index("spec:")]
+    found = lint(tmp_path, SETUP + text.replace(block, flow))
+    assert states(found) == [("EGL101", "istio-egress/a", reason)]
