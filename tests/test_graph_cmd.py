@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from egresslint import engine
+from egresslint import draw, engine
 from egresslint.cli import cli
 from egresslint.draw import build
 
@@ -177,3 +177,30 @@ def test_html_in_headless_chromium(repo: Path, tmp_path: Path) -> None:
         shown = node.name.replace("<", "&lt;").replace(">", "&gt;")
         assert f">{shown}</text>" in dom, node.name
     assert dom.count('class="edge bypass"') == 1
+
+
+def test_bypass_edges_are_drawn_once_without_comparing_edges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bypass edges (namespace with workloads -> external host) are deduplicated by a set:
+    comparing each new one with every edge drawn made a 10k-resource drawing take minutes."""
+    docs = []
+    for i in range(12):
+        docs.append(
+            f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: d, namespace: ns{i}}}\n"
+            "spec: {template: {metadata: {labels: {app: a}}, spec: {containers: [{name: c}]}}}\n"
+        )
+    for i in range(20):
+        docs.append(
+            "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+            f"metadata: {{name: se{i}, namespace: ns{i % 3}}}\n"
+            f"spec: {{hosts: [h{i % 5}.example.org], ports: [{{number: 443, name: tls, "
+            "protocol: TLS}], resolution: DNS}\n"
+        )
+    (tmp_path / "all.yaml").write_text("---\n".join(docs), encoding="utf-8")
+    compared: list[int] = []
+    real_eq = draw.Edge.__eq__
+    monkeypatch.setattr(draw.Edge, "__eq__", lambda a, b: compared.append(1) or real_eq(a, b))
+    topo = build(engine.run(engine.Options(paths=[str(tmp_path)], cache=False)))
+    bypass = [(e.source, e.target) for e in topo.edges if e.bypass]
+    assert len(bypass) == len(set(bypass)) == 12 * 5 and not compared

@@ -132,6 +132,8 @@ class _Builder:
             if f.resource is not None and f.suppressed is None:
                 self.findings.setdefault(id(f.resource), []).append(f)
         self.tags = {r.id: r.tag for r in result.rules}
+        self.bypasses: set[tuple[str, str]] = set()
+        self._workload_namespaces: list[str] | None = None
 
     def build(self) -> Topology:
         for res in self.graph.resources:
@@ -187,10 +189,16 @@ class _Builder:
             for f in self.findings.get(id(se), [])
         )
 
+    def _sources(self) -> list[str]:
+        """The namespaces with workloads, once per drawing."""
+        if self._workload_namespaces is None:
+            self._workload_namespaces = sorted({w.namespace for w in self.graph.workloads()})
+        return self._workload_namespaces
+
     def _hosts(self, se: Resource) -> None:
         gw = self.graph.waypoint_of(se)
         bypassed = self._bypassed(se)
-        sources = sorted({w.namespace for w in self.graph.workloads()}) or [se.namespace]
+        sources = self._sources() or [se.namespace]
         for host in self.graph.se_hosts(se):
             ident = "host_" + slug(host)
             if ident not in self.topo.nodes:
@@ -201,7 +209,8 @@ class _Builder:
             if bypassed:
                 for ns in sources:
                     edge = Edge(self._namespace(ns), ident, "bypass", "error")
-                    if not any(e == edge for e in self.topo.edges):
+                    if (edge.source, edge.target) not in self.bypasses:  # not per edge drawn
+                        self.bypasses.add((edge.source, edge.target))
                         self.topo.edges.append(edge)
 
 
