@@ -124,8 +124,8 @@ def cli() -> None:
 @click.option(
     "--no-cache",
     is_flag=True,
-    help="Do not read or write the parse cache ($XDG_CACHE_HOME/egresslint, else "
-    "~/.cache/egresslint).",
+    help="Do not read or write the caches of parsed files and of whole-run reports "
+    "($XDG_CACHE_HOME/egresslint, else ~/.cache/egresslint).",
 )
 @click.option(
     "--no-inline-suppressions",
