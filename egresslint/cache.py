@@ -53,8 +53,8 @@ def key(data: bytes, default_ns: str) -> str:
 
 
 class ParseCache:
-    """Packs under ``folder()/v2/``: each writer (a worker, the forked writer of the parent's
-    share) writes all its entries as one pack, so a first run over 100k resources creates a
+    """Packs under ``folder()/v2/``: each writer (a worker for its share, the parent for its
+    own) writes all its entries as one pack, so a first run over 100k resources creates a
     few files instead of one per input (file creation dominated the cost of filling the
     cache). A pack is the entries' bytes, then an index (key -> offset, length), then the
     index's length and a magic tag; it is written to a temporary file and renamed (readers

@@ -215,32 +215,8 @@ def _keep(entries: list[tuple[str, bytes]], key: str, parsed: loader.ParsedFile)
         entries.append((key, _dumps(parsed)))
 
 
-# ---- work off the critical path ---------------------------------------------------------
+# ---- cache writers that outlive their part of the run ------------------------------------
 _writers: list[Any] = []
-
-
-def in_background(target: Callable[..., None], *args: Any) -> None:
-    """Run ``target(*args)`` in a forked child, which shares this process's objects
-    copy-on-write, with its garbage collector off (a short-lived child has nothing worth
-    collecting, and collections of the many objects it creates took a third of its time); in
-    this process where forking is unavailable. The process waits for such children before it
-    exits (``wait_writers``): only work whose result nobody reads in this run belongs here."""
-    if not can_fork():
-        target(*args)
-        return
-    try:
-        mp = multiprocessing.get_context("fork")
-        proc = mp.Process(target=_without_gc, args=(target, *args), daemon=False)
-        proc.start()
-    except OSError:
-        target(*args)
-        return
-    watch(proc)
-
-
-def _without_gc(target: Callable[..., None], *args: Any) -> None:
-    gc.disable()
-    target(*args)
 
 
 def watch(proc: Any) -> None:
@@ -263,7 +239,7 @@ def _alive(proc: Any) -> bool:
 
 
 def wait_writers(timeout: float = 300.0) -> None:
-    """Wait for this run's cache writers (workers and the forked writer) to finish."""
+    """Wait for this run's cache writers (workers, the run cache's thread) to finish."""
     while _writers:
         proc = _writers.pop()
         with contextlib.suppress(Exception):
