@@ -61,7 +61,7 @@ def _child(shown_dir: str, name: str) -> str:
 
 def _walk(root: str, roots: list[str], base: str, excludes: list[str]) -> Iterator[Input | Skipped]:
     """Depth first, in name order: a folder's files, then its subfolders. Symlinked folders are
-    not entered; folders that cannot be listed are passed over (like ``os.walk``)."""
+    not entered; a folder that cannot be listed is reported as skipped, with the reason."""
     top = display_path(root, base)
     if os.path.abspath(root) == base:
         top = os.curdir  # the files under it are shown relative to it
@@ -72,7 +72,8 @@ def _walk(root: str, roots: list[str], base: str, excludes: list[str]) -> Iterat
             with os.scandir(path) as listing:
                 entries = sorted(listing, key=lambda e: e.name)
             device = os.stat(path).st_dev
-        except OSError:
+        except OSError as exc:
+            yield Skipped(shown, f"folder cannot be listed ({exc.strerror or exc})")
             continue
         folders = []
         for entry in entries:

@@ -454,3 +454,24 @@ def test_baselines_round_trip_text_that_utf8_cannot_carry(tmp_path: Path, suffix
     baseline.read_bytes().decode("utf-8")  # strict
     again = runner.invoke(cli, ["check", "--baseline", str(baseline), str(tmp_path)])
     assert again.exit_code == 0 and "1 finding(s) recorded in the baseline" in again.output
+
+
+def test_a_folder_that_cannot_be_listed_is_reported_and_the_rest_linted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, _ = _mixed(tmp_path, "ok.yaml", SE)
+    (root / "locked").mkdir()
+    (root / "locked" / "hidden.yaml").write_text(SE.replace("ext", "hidden"))
+    real_scandir = os.scandir
+
+    def refusing(path: Any = ".") -> Any:
+        if str(path).endswith("locked"):  # as for a folder without read permission
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    code, report, _ = lint(root, extra=("--no-cache",))
+    assert code == 1 and report["summary"]["files"] == 6 + 1
+    reasons = {s["file"].rsplit("/", 1)[-1]: s["reason"] for s in report["skipped"]}
+    assert reasons["locked"] == "folder cannot be listed (Permission denied)"
+    assert "hidden" not in json.dumps(report["findings"])
