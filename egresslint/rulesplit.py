@@ -19,6 +19,7 @@ import pickle
 import queue
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from . import parallel
@@ -28,10 +29,8 @@ from .rule import Context, Rule
 SPLIT_MIN_RESOURCES = 3_000  # below this, forking costs more than the rules take
 MAX_RULES = 255  # one byte per rule in the pipe
 
-RunRules = Callable[
-    [Sequence[Rule], Context, "Mapping[str, Mapping[str, Any]] | None"],
-    tuple[list[Finding], list[str]],
-]
+Result = tuple[list[Finding], list[str]]  # the findings and errors of the rules run
+RunRules = Callable[[Sequence[Rule], Context, "Mapping[str, Mapping[str, Any]] | None"], Result]
 
 
 class _Pickler(pickle.Pickler):
@@ -66,7 +65,7 @@ def run_split(
     ctx: Context,
     params: Mapping[str, Mapping[str, Any]] | None,
     run_rules: RunRules,
-) -> tuple[list[Finding], list[str]]:
+) -> Result:
     """``run_rules(rules, ctx, params)``, on two processes when the run is large enough."""
     if not _worth_it(rules, ctx):
         return run_rules(rules, ctx, params)
@@ -77,20 +76,27 @@ def run_split(
         os.write(write_fd, bytes(range(len(rules))))  # fits the pipe buffer: < 64 KiB
     finally:
         os.close(write_fd)  # at the end of the tokens both readers see EOF
+    work = _Work(rules, ctx, params, run_rules)
     try:
-        helper, conn = _start(rules, ctx, params, run_rules, read_fd, ids)
+        helper, conn = _start(work, read_fd, ids)
     except OSError:
         os.close(read_fd)
         return run_rules(rules, ctx, params)
     inbox = _Inbox(conn, shared)
-    done = _take(rules, ctx, params, run_rules, read_fd, inbox.drain)
+    done: dict[int, Result] = {}
+
+    def keep(index: int, result: Result) -> None:
+        done[index] = result
+        inbox.drain()  # what the helper sent meanwhile
+
+    _take(work, read_fd, keep)
     os.close(read_fd)
     inbox.drain(block=True)
     _close(conn, helper)
     done.update(inbox.done)
-    for i, rule in enumerate(rules):
+    for i in range(len(rules)):
         if i not in done:  # the helper failed before sending this rule's findings
-            done[i] = run_rules([rule], ctx, params)
+            done[i] = work.run(i)
     # in rule order, as one process would have found them (ties in the report keep it)
     found = [f for i in sorted(done) for f in done[i][0]]
     return found, [e for i in sorted(done) for e in done[i][1]]
@@ -111,61 +117,49 @@ def _worth_it(rules: Sequence[Rule], ctx: Context) -> bool:
     )
 
 
-def _take(
-    rules: Sequence[Rule],
-    ctx: Context,
-    params: Mapping[str, Mapping[str, Any]] | None,
-    run_rules: RunRules,
-    read_fd: int,
-    between: Callable[[], None] = lambda: None,
-) -> dict[int, tuple[list[Finding], list[str]]]:
-    """Run rules as their tokens come, calling ``between()`` after each: what each rule this
-    process ran found, by rule index."""
-    out: dict[int, tuple[list[Finding], list[str]]] = {}
+@dataclass(frozen=True)
+class _Work:
+    """The rules of a run and how to run one of them (both processes hold the same)."""
+
+    rules: Sequence[Rule]
+    ctx: Context
+    params: Mapping[str, Mapping[str, Any]] | None
+    run_rules: RunRules
+
+    def run(self, index: int) -> Result:
+        return self.run_rules([self.rules[index]], self.ctx, self.params)
+
+
+def _take(work: _Work, read_fd: int, each: Callable[[int, Result], None]) -> None:
+    """Run rules as their tokens come; ``each(index, result)`` after each one."""
     while token := os.read(read_fd, 1):
-        out[token[0]] = run_rules([rules[token[0]]], ctx, params)
-        between()
-    return out
+        each(token[0], work.run(token[0]))
 
 
-def _start(
-    rules: Sequence[Rule],
-    ctx: Context,
-    params: Mapping[str, Mapping[str, Any]] | None,
-    run_rules: RunRules,
-    read_fd: int,
-    ids: dict[int, int],
-) -> tuple[Any, Any]:
+def _start(work: _Work, read_fd: int, ids: dict[int, int]) -> tuple[Any, Any]:
     mp = multiprocessing.get_context("fork")
     parent, child = mp.Pipe(duplex=False)
-    args = (rules, ctx, params, run_rules, read_fd, ids, child)
-    helper = mp.Process(target=_helper, args=args, daemon=True)
+    helper = mp.Process(target=_helper, args=(work, read_fd, ids, child), daemon=True)
     helper.start()
     child.close()
     return helper, parent
 
 
-def _helper(
-    rules: Sequence[Rule],
-    ctx: Context,
-    params: Mapping[str, Mapping[str, Any]] | None,
-    run_rules: RunRules,
-    read_fd: int,
-    ids: dict[int, int],
-    conn: Any,
-) -> None:
+def _helper(work: _Work, read_fd: int, ids: dict[int, int], conn: Any) -> None:
     """Sends one message per rule it ran (as soon as it ran it), then an empty one. A thread
     sends: the parent reads only between its own rules, and a full pipe must not keep this
     process from taking the next rule meanwhile."""
     outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
     sender = threading.Thread(target=_send_all, args=(conn, outbox))
     sender.start()
+
+    def send(index: int, result: Result) -> None:
+        out = io.BytesIO()
+        _Pickler(out, ids).dump((index, [_flat(f) for f in result[0]], result[1]))
+        outbox.put(out.getvalue())
+
     try:
-        while token := os.read(read_fd, 1):
-            found, errors = run_rules([rules[token[0]]], ctx, params)
-            out = io.BytesIO()
-            _Pickler(out, ids).dump((token[0], [_flat(f) for f in found], errors))
-            outbox.put(out.getvalue())
+        _take(work, read_fd, send)
         outbox.put(b"")
     except BaseException:  # the parent sees no end message and runs the rest itself
         pass
@@ -203,7 +197,7 @@ class _Inbox:
     def __init__(self, conn: Any, shared: list[Any]) -> None:
         self.conn = conn
         self.shared = shared
-        self.done: dict[int, tuple[list[Finding], list[str]]] = {}
+        self.done: dict[int, Result] = {}
         self.ended = False
         self.broken = False
 
