@@ -22,9 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from egresslint import engine, parallel  # noqa: E402
-from egresslint.graph import MeshGraph  # noqa: E402
-from egresslint.rule import Context  # noqa: E402
+from egresslint import runtime  # noqa: E402
+from egresslint.lint import engine  # noqa: E402
+from egresslint.lint.rule import Context  # noqa: E402
+from egresslint.mesh.graph import MeshGraph  # noqa: E402
 
 
 def stage_times(folder: str) -> tuple[int, dict[str, float]]:
@@ -34,7 +35,7 @@ def stage_times(folder: str) -> tuple[int, dict[str, float]]:
     parsed, _ = engine.load(options)
     times["load"] = time.perf_counter() - start
     resources = [r for p in parsed for r in p.resources]
-    with parallel.gc_paused():  # as engine.run does
+    with runtime.gc_paused():  # as engine.run does
         _graph_and_rules(options, parsed, resources, times)
     return len(resources), times
 

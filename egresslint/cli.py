@@ -8,12 +8,14 @@ from typing import Any
 
 import click
 
-from . import __version__, baseline, config, context, engine, parallel, ruledocs
-from .graph import MODES
-from .progress import for_stderr
-from .registry import all_rules, find
-from .reporters import FORMATS, render
-from .rule import TAGS
+from . import __version__, runtime
+from .lint import baseline, config, context, engine
+from .lint.registry import all_rules, find
+from .lint.rule import TAGS
+from .mesh.graph import MODES
+from .report import ruledocs
+from .report.formats import DRAWINGS, FORMATS, draw, render
+from .report.progress import for_stderr
 
 EXIT_CODES = """\b
 Exit codes:
@@ -170,7 +172,7 @@ def check(
         _fail("nothing to lint: no *.yaml or *.yml files found in " + ", ".join(options.paths))
     context.restrict(result, reported)
     _baselines(result, kw)
-    with parallel.gc_paused():  # thousands of acyclic report objects: nothing to collect
+    with runtime.gc_paused():  # thousands of acyclic report objects: nothing to collect
         report = render(fmt, result, color=color, category=kw.get("sarif_category"))
     if result.cache and parts and not result.internal_errors:
         result.cache.keep_report(parts, report, engine.worst_level(result.findings))
@@ -180,7 +182,7 @@ def check(
     if _EXIT_FAST:
         _KEEP.append(result)  # freed by the exit itself (see main), not object by object
     else:
-        parallel.wait_writers()  # the cache entries are complete when check returns
+        runtime.wait_writers()  # the cache entries are complete when check returns
     sys.exit(engine.exit_code(result, eff.value("fail-on")))
 
 
@@ -340,7 +342,7 @@ def fix_cmd(paths: tuple[str, ...], write: bool, **kw: Any) -> None:
     they were; a file with a YAML error, standard input, or a file whose other
     lines ruamel.yaml would reformat is never changed (exit 1, with the reason).
     """
-    from . import fixer
+    from .fix import fixer
 
     report = fixer.plan(_options(paths, kw))
     for item in report.files:
@@ -368,7 +370,7 @@ def fix_cmd(paths: tuple[str, ...], write: bool, **kw: Any) -> None:
     "--format",
     "-f",
     "fmt",
-    type=click.Choice(["dot", "mermaid", "html"]),
+    type=click.Choice(DRAWINGS),
     default="dot",
     show_default=True,
     help="dot for Graphviz, mermaid for Markdown/GitHub, html for a self-contained page.",
@@ -386,8 +388,6 @@ def graph_cmd(paths: tuple[str, ...], fmt: str, output: str | None, **kw: Any) -
       egresslint graph manifests/ -f html -o egress.html
       egresslint graph manifests/ | dot -Tsvg > egress.svg
     """
-    from .draw import render as draw
-
     result = engine.run(_options(paths, kw))
     if result.files == 0:
         _fail("nothing to draw: no *.yaml or *.yml files found")
@@ -407,7 +407,7 @@ def _exit_now(code: Any) -> None:
             stream.flush()
         except Exception:
             code = code or 1
-    parallel.wait_writers()
+    runtime.wait_writers()
     os._exit(code if isinstance(code, int) else (0 if code is None else 1))
 
 

@@ -253,6 +253,34 @@ class Resource:
         return node
 
 
+@dataclass(eq=False)
+class ValuesDoc:
+    """A YAML mapping document that is not a Kubernetes object (no ``apiVersion``/``kind``),
+    such as a Helm values file. Rules read these through ``MeshGraph.values_documents()``."""
+
+    file: SourceFile
+    doc_index: int
+    body: PosDict
+
+    @property
+    def ref(self) -> str:
+        """How messages name it: ``Helm values clusters/prod/istiod-values.yaml``."""
+        suffix = f" (document {self.doc_index + 1})" if self.doc_index else ""
+        return f"Helm values {self.file.path}{suffix}"
+
+    def locate(self, path: Path) -> Span:
+        return locate(self.body, path, self.body.span)
+
+    def get(self, *path: Any) -> Any:
+        """Safe deep lookup through mappings: None when a step is missing or not a mapping."""
+        node: Any = self.body
+        for key in path:
+            if not isinstance(node, dict):
+                return None
+            node = node.get(key)
+        return node
+
+
 def as_list(value: Any) -> list[Any]:
     """A YAML sequence as a list; anything else (null, scalar, mapping) as empty."""
     return list(value) if isinstance(value, list) else []

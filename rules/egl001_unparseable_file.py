@@ -15,7 +15,7 @@ binary files with `--exclude`.
 The engine reports this rule itself while loading; the other files are still linted.
 """
 
-from egresslint.rule import Rule
+from egresslint.lint.rule import Rule
 
 RULE = Rule(
     id="EGL001",

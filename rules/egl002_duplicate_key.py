@@ -9,7 +9,7 @@ A duplicated `labels:` or `hosts:` block means part of the intended configuratio
 Reported by the engine while loading, at the second occurrence of the key.
 """
 
-from egresslint.rule import Rule
+from egresslint.lint.rule import Rule
 
 RULE = Rule(
     id="EGL002",

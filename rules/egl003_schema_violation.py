@@ -16,9 +16,9 @@ The message names the field, what was expected, and the closest valid name or va
 
 from collections.abc import Iterator
 
-from egresslint import schema
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh import schema
 from egresslint.model import Finding
-from egresslint.rule import Context, Rule
 
 RULE = Rule(
     id="EGL003",

@@ -21,7 +21,7 @@ or `# egresslint: ignore EGL101 -- owned by team payments until 2027-01`. The en
 this rule itself; `--no-inline-suppressions` ignores every suppression (and this rule with it).
 """
 
-from egresslint.rule import Rule
+from egresslint.lint.rule import Rule
 
 RULE = Rule(
     id="EGL004",

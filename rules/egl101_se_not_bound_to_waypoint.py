@@ -28,10 +28,10 @@ Sources: istio.io "Configure waypoint proxies" (require-waypoint); istio.io "Egr
 
 from collections.abc import Iterator
 
-from egresslint import bypass
-from egresslint.graph import USE_WAYPOINT, MeshGraph
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import bypass
+from egresslint.mesh.graph import USE_WAYPOINT, MeshGraph
 from egresslint.model import Finding, Related, Resource
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL101",

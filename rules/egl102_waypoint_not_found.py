@@ -25,9 +25,9 @@ Sources: istio.io "Configure waypoint proxies"; `pilot/pkg/serviceregistry/ambie
 import difflib
 from collections.abc import Iterator
 
-from egresslint.graph import USE_WAYPOINT, USE_WAYPOINT_NS, Binding, MeshGraph
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh.graph import USE_WAYPOINT, USE_WAYPOINT_NS, Binding, MeshGraph
 from egresslint.model import Finding, Resource
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL102",

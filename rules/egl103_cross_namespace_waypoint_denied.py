@@ -29,10 +29,10 @@ proxies" (cross-namespace waypoint use); `pilot/pkg/serviceregistry/ambient/wayp
 
 from collections.abc import Iterator
 
-from egresslint import bypass
-from egresslint.graph import USE_WAYPOINT, USE_WAYPOINT_NS, MeshGraph
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import bypass
+from egresslint.mesh.graph import USE_WAYPOINT, USE_WAYPOINT_NS, MeshGraph
 from egresslint.model import Finding, Resource
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL103",

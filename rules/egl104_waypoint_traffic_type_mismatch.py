@@ -21,9 +21,9 @@ waypoints.go` (`fetchWaypointForService`).
 
 from collections.abc import Iterator
 
-from egresslint.graph import WAYPOINT_FOR, MeshGraph
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh.graph import WAYPOINT_FOR, MeshGraph
 from egresslint.model import Finding, Resource
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL104",

@@ -24,10 +24,10 @@ HBONE); `pilot/pkg/serviceregistry/ambient/waypoints.go` (`makeAllowedRoutes`).
 
 from collections.abc import Iterator
 
-from egresslint import bypass
-from egresslint.graph import USE_WAYPOINT, MeshGraph
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import bypass
+from egresslint.mesh.graph import USE_WAYPOINT, MeshGraph
 from egresslint.model import Finding, Resource
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL105",

@@ -34,10 +34,10 @@ cluster").
 from collections import defaultdict
 from collections.abc import Iterator
 
-from egresslint import bypass
-from egresslint.graph import DATAPLANE_MODE, MeshGraph, Workload
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import bypass
+from egresslint.mesh.graph import DATAPLANE_MODE, MeshGraph, Workload
 from egresslint.model import Finding, Resource
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL106",

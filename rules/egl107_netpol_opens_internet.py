@@ -26,11 +26,11 @@ NetworkPolicy".
 
 from collections.abc import Iterator
 
-from egresslint import bypass, netpol
-from egresslint.graph import MeshGraph
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh import bypass, netpol
+from egresslint.mesh.graph import MeshGraph
+from egresslint.mesh.selectors import selector_matches
 from egresslint.model import Finding, Resource
-from egresslint.rule import Context, Rule
-from egresslint.selectors import selector_matches
 
 RULE = Rule(
     id="EGL107",

@@ -26,10 +26,10 @@ istio-cni `ambient.enablementSelectors`; istio.io "Add workloads to the mesh".
 import re
 from collections.abc import Iterator
 
-from egresslint import bypass, istio
-from egresslint.graph import MeshGraph, Workload
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import bypass, istio
+from egresslint.mesh.graph import MeshGraph, Workload
 from egresslint.model import Finding, Path, Resource, as_list, as_map, enumerate_maps
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL108",

@@ -22,9 +22,9 @@ release note `se-wildcard-host`; `service_entry.proto` (hosts, NOTE 3); istio/is
 
 from collections.abc import Iterator
 
-from egresslint import istio
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh import istio
 from egresslint.model import Finding, as_list
-from egresslint.rule import Context, Rule
 
 RULE = Rule(
     id="EGL109",

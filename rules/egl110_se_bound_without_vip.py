@@ -22,9 +22,9 @@ allocation had to be enabled). Sources: `pilot/pkg/networking/serviceentry/ip_au
 
 from collections.abc import Iterator
 
-from egresslint import reach
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh import reach
 from egresslint.model import Finding
-from egresslint.rule import Context, Rule
 
 RULE = Rule(
     id="EGL110",

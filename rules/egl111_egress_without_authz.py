@@ -29,10 +29,10 @@ waypoints ignore selector policies).
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from egresslint import modes
-from egresslint.graph import AGENTGATEWAY_WAYPOINTS, USE_WAYPOINT, MeshGraph
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import modes
+from egresslint.mesh.graph import AGENTGATEWAY_WAYPOINTS, USE_WAYPOINT, MeshGraph
 from egresslint.model import Finding, Path, Resource
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL111",

@@ -20,8 +20,8 @@ waypoints); istio/api#3517; istio/istio#55163; istio.io "ServiceEntry visibility
 
 from collections.abc import Iterator
 
+from egresslint.lint.rule import Context, Rule
 from egresslint.model import Finding, as_list
-from egresslint.rule import Context, Rule
 
 RULE = Rule(
     id="EGL112",

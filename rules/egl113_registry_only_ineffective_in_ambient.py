@@ -26,10 +26,9 @@ from typing import Any
 
 import yaml
 
-from egresslint.graph import MeshGraph
-from egresslint.loader import ValuesDoc
-from egresslint.model import Finding, Path, Resource, Span, as_map
-from egresslint.rule import Context, Rule
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh.graph import MeshGraph
+from egresslint.model import Finding, Path, Resource, Span, ValuesDoc, as_map
 
 RULE = Rule(
     id="EGL113",

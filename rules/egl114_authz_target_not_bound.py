@@ -34,10 +34,10 @@ Holds since Istio 1.24 (policies attached to ServiceEntries at waypoints; Servic
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from egresslint import bypass, modes
-from egresslint.graph import MeshGraph
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import bypass, modes
+from egresslint.mesh.graph import MeshGraph
 from egresslint.model import Finding, Path, Related, Resource
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL114",

@@ -30,10 +30,10 @@ Sources: Solo "Egress approaches" overview (ztunnel egressPolicies, optional); A
 
 from collections.abc import Iterator
 
-from egresslint import modes, ztunnel_values
-from egresslint.graph import ZTUNNEL_EGRESS, MeshGraph
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import modes, ztunnel_values
+from egresslint.mesh.graph import ZTUNNEL_EGRESS, MeshGraph
 from egresslint.model import Finding
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL120",

@@ -24,10 +24,10 @@ walkthrough; istio/istio#56430.
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from egresslint import istio
-from egresslint.edits import Edit, set_key
+from egresslint.lint.edits import Edit, set_key
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import istio
 from egresslint.model import Finding, Resource
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL201",

@@ -27,9 +27,9 @@ Sources: istio.io "Egress gateways" (ambient) TLS origination; destination_rule.
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from egresslint import istio, reach
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import istio, reach
 from egresslint.model import Finding, Resource
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL202",

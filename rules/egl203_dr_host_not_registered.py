@@ -22,9 +22,9 @@ Sources: destination_rule.proto (`host`); istioctl analyze IST0174.
 import ipaddress
 from collections.abc import Iterator
 
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh.selectors import fqdn
 from egresslint.model import Finding, Resource
-from egresslint.rule import Context, Rule
-from egresslint.selectors import fqdn
 
 RULE = Rule(
     id="EGL203",

@@ -18,9 +18,9 @@ Sources: service_entry.proto (`resolution`, `endpoints`, `workloadSelector`).
 
 from collections.abc import Iterator
 
-from egresslint import istio
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh import istio
 from egresslint.model import Finding, as_list
-from egresslint.rule import Context, Rule
 
 RULE = Rule(
     id="EGL205",

@@ -18,9 +18,9 @@ mode DNS_ROUND_ROBIN"); istio `validation.go`.
 
 from collections.abc import Iterator
 
-from egresslint import istio
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh import istio
 from egresslint.model import Finding, as_list
-from egresslint.rule import Context, Rule
 
 RULE = Rule(
     id="EGL206",

@@ -28,9 +28,9 @@ Sources: istioctl analyze IST0134 (`serviceentry/protocoladdresses.go`); istio
 import ipaddress
 from collections.abc import Iterator
 
-from egresslint import istio, reach
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh import istio, reach
 from egresslint.model import Finding, Resource, as_list
-from egresslint.rule import Context, Rule
 
 RULE = Rule(
     id="EGL207",

@@ -30,10 +30,10 @@ Sources: istio.io "Authorization for TCP traffic" task; istio.io 1.24 change not
 
 from collections.abc import Iterator
 
-from egresslint import bypass, istio, reach
-from egresslint.graph import MeshGraph
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import bypass, istio, reach
+from egresslint.mesh.graph import MeshGraph
 from egresslint.model import Finding, Related, Resource
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL208",

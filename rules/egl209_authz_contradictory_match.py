@@ -21,9 +21,9 @@ Sources: authorization_policy.proto (`Source`, `Operation`, "Rule" semantics).
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from egresslint import istio, reach
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh import istio, reach
 from egresslint.model import Finding, Path, Resource, as_list, enumerate_maps
-from egresslint.rule import Context, Rule
 
 RULE = Rule(
     id="EGL209",

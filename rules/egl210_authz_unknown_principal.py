@@ -22,10 +22,10 @@ AuthorizationPolicy" (identities in ambient).
 import re
 from collections.abc import Iterator
 
-from egresslint import istio, reach
-from egresslint.graph import MeshGraph
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh import istio, reach
+from egresslint.mesh.graph import MeshGraph
 from egresslint.model import Finding, Path, Resource, as_list, enumerate_maps
-from egresslint.rule import Context, Rule
 
 RULE = Rule(
     id="EGL210",

@@ -20,10 +20,10 @@ Sources: authorization_policy.proto (allow-nothing / allow-all examples).
 
 from collections.abc import Iterator
 
-from egresslint import istio, reach
-from egresslint.graph import MeshGraph
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import istio, reach
+from egresslint.mesh.graph import MeshGraph
 from egresslint.model import Finding, Resource
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL211",

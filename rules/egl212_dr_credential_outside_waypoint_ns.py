@@ -26,10 +26,10 @@ Sources: destination_rule.proto (`ClientTLSSettings.credentialName`); istio/isti
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from egresslint import istio, reach
-from egresslint.graph import MeshGraph
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import istio, reach
+from egresslint.mesh.graph import MeshGraph
 from egresslint.model import Finding, Path, Resource, as_map, enumerate_maps
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL212",

@@ -26,10 +26,10 @@ istio.io "Ambient and Kubernetes NetworkPolicy".
 
 from collections.abc import Iterator
 
-from egresslint import istio, netpol
-from egresslint.graph import ZTUNNEL_EGRESS, MeshGraph
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import istio, netpol
+from egresslint.mesh.graph import ZTUNNEL_EGRESS, MeshGraph
 from egresslint.model import Finding, Resource
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL301",

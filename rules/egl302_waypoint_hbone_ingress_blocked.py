@@ -25,10 +25,10 @@ Waypoint pod unrestricted").
 
 from collections.abc import Iterator
 
-from egresslint import netpol
-from egresslint.graph import ZTUNNEL_EGRESS, MeshGraph
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import netpol
+from egresslint.mesh.graph import ZTUNNEL_EGRESS, MeshGraph
 from egresslint.model import Finding, Resource
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL302",

@@ -25,11 +25,11 @@ istio/istio#54718.
 
 from collections.abc import Iterator
 
-from egresslint import reach
-from egresslint.graph import ZTUNNEL_EGRESS, MeshGraph
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import reach
+from egresslint.mesh.graph import ZTUNNEL_EGRESS, MeshGraph
+from egresslint.mesh.selectors import is_empty_selector, selector_matches
 from egresslint.model import Finding, Resource, as_map
-from egresslint.rule import Context, Rule, related
-from egresslint.selectors import is_empty_selector, selector_matches
 
 RULE = Rule(
     id="EGL303",

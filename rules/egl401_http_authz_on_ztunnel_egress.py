@@ -24,10 +24,10 @@ ztunnel).
 
 from collections.abc import Iterator
 
-from egresslint import istio, modes, reach
-from egresslint.graph import ZTUNNEL_EGRESS, MeshGraph
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import istio, modes, reach
+from egresslint.mesh.graph import ZTUNNEL_EGRESS, MeshGraph
 from egresslint.model import Finding, Resource
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL401",

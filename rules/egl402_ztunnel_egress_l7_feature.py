@@ -27,10 +27,10 @@ overview (TLS origination and rate limiting "Not supported" for L4 ztunnel-nativ
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from egresslint import istio, modes
-from egresslint.graph import ZTUNNEL_EGRESS, MeshGraph
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import istio, modes
+from egresslint.mesh.graph import ZTUNNEL_EGRESS, MeshGraph
 from egresslint.model import Finding, Resource, enumerate_maps
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL402",

@@ -22,11 +22,11 @@ components).
 
 from collections.abc import Iterator
 
-from egresslint import modes
-from egresslint.edits import Edit, set_label
-from egresslint.graph import USE_WAYPOINT_NS, ZTUNNEL_EGRESS, MeshGraph
+from egresslint.lint.edits import Edit, set_label
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import modes
+from egresslint.mesh.graph import USE_WAYPOINT_NS, ZTUNNEL_EGRESS, MeshGraph
 from egresslint.model import Finding
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL403",

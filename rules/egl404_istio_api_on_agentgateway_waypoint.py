@@ -25,10 +25,10 @@ applied); Solo "Egress approaches" overview (agentgateway: TLS origination not s
 from collections.abc import Iterator
 from typing import Any
 
-from egresslint import istio, modes
-from egresslint.graph import AGENTGATEWAY_WAYPOINTS, MeshGraph
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import istio, modes
+from egresslint.mesh.graph import AGENTGATEWAY_WAYPOINTS, MeshGraph
 from egresslint.model import Finding, Resource
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL404",

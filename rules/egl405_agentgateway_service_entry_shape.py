@@ -20,10 +20,10 @@ waypoint components).
 
 from collections.abc import Iterator
 
-from egresslint import istio, modes
-from egresslint.graph import AGENTGATEWAY_WAYPOINTS
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh import istio, modes
+from egresslint.mesh.graph import AGENTGATEWAY_WAYPOINTS
 from egresslint.model import Finding, Resource
-from egresslint.rule import Context, Rule
 
 RULE = Rule(
     id="EGL405",

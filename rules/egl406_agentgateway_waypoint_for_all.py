@@ -18,11 +18,11 @@ waypoint components).
 
 from collections.abc import Iterator
 
-from egresslint import modes
-from egresslint.edits import Edit, set_label
-from egresslint.graph import WAYPOINT_FOR
+from egresslint.lint.edits import Edit, set_label
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh import modes
+from egresslint.mesh.graph import WAYPOINT_FOR
 from egresslint.model import Finding
-from egresslint.rule import Context, Rule
 
 RULE = Rule(
     id="EGL406",

@@ -20,9 +20,9 @@ dev.to "Two agentgateway CEL gotchas" (Allow entries are OR-ed).
 
 from collections.abc import Iterator
 
-from egresslint import modes
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh import modes
 from egresslint.model import Finding
-from egresslint.rule import Context, Rule
 
 RULE = Rule(
     id="EGL407",

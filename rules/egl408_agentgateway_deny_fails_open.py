@@ -18,9 +18,9 @@ Sources: agentgateway `controller/api/v1alpha1/shared/rbac.go` ("prefer Require"
 
 from collections.abc import Iterator
 
-from egresslint import modes
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh import modes
 from egresslint.model import Finding
-from egresslint.rule import Context, Rule
 
 RULE = Rule(
     id="EGL408",

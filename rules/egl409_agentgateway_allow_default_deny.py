@@ -24,10 +24,10 @@ denied by default").
 
 from collections.abc import Iterator
 
-from egresslint import modes
-from egresslint.graph import AGENTGATEWAY_WAYPOINTS, MeshGraph
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import modes
+from egresslint.mesh.graph import AGENTGATEWAY_WAYPOINTS, MeshGraph
 from egresslint.model import Finding, Resource, as_list, as_map, enumerate_maps
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL409",

@@ -18,10 +18,10 @@ each approach").
 
 from collections.abc import Iterator
 
-from egresslint import modes
-from egresslint.graph import AGENTGATEWAY_WAYPOINTS, ISTIO_WAYPOINT, ZTUNNEL_EGRESS
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import modes
+from egresslint.mesh.graph import AGENTGATEWAY_WAYPOINTS, ISTIO_WAYPOINT, ZTUNNEL_EGRESS
 from egresslint.model import Finding
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL410",

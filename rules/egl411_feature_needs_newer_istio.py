@@ -27,10 +27,10 @@ Sources: Istio release notes and change notes 1.23, 1.24, 1.24.3, 1.28, 1.30 (re
 from collections.abc import Iterator
 from typing import Any
 
-from egresslint import istio, modes
-from egresslint.graph import ISTIO_WAYPOINT, USE_WAYPOINT_NS, ZTUNNEL_EGRESS, MeshGraph
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh import istio, modes
+from egresslint.mesh.graph import ISTIO_WAYPOINT, USE_WAYPOINT_NS, ZTUNNEL_EGRESS, MeshGraph
 from egresslint.model import Finding, Resource, as_list, enumerate_maps
-from egresslint.rule import Context, Rule
 
 RULE = Rule(
     id="EGL411",

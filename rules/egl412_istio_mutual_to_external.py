@@ -20,10 +20,10 @@ Sources: istio/istio#59627; `destination_rule.proto` (`ClientTLSSettings`).
 
 from collections.abc import Iterator
 
-from egresslint import istio, modes
-from egresslint.graph import ISTIO_WAYPOINT
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import istio, modes
+from egresslint.mesh.graph import ISTIO_WAYPOINT
 from egresslint.model import Finding
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL412",

@@ -21,10 +21,10 @@ waypoints); Istio release note 58032.
 
 from collections.abc import Iterator, Mapping
 
-from egresslint import modes
-from egresslint.graph import GATEWAY_NAME_LABELS, ISTIO_WAYPOINT, MeshGraph
+from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import modes
+from egresslint.mesh.graph import GATEWAY_NAME_LABELS, ISTIO_WAYPOINT, MeshGraph
 from egresslint.model import Finding, Resource
-from egresslint.rule import Context, Rule, related
 
 RULE = Rule(
     id="EGL413",

@@ -24,10 +24,10 @@ dropped).
 
 from collections.abc import Iterator
 
-from egresslint import istio, modes
-from egresslint.graph import GATEWAY_NAME_LABELS
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh import istio, modes
+from egresslint.mesh.graph import GATEWAY_NAME_LABELS
 from egresslint.model import Finding, Resource, as_map
-from egresslint.rule import Context, Rule
 
 RULE = Rule(
     id="EGL414",

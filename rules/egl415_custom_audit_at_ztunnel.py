@@ -18,9 +18,9 @@ Sources: `pilot/pkg/serviceregistry/ambient/authorization.go`; istio.io "Migrate
 
 from collections.abc import Iterator
 
-from egresslint import istio, modes
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh import istio, modes
 from egresslint.model import Finding
-from egresslint.rule import Context, Rule
 
 RULE = Rule(
     id="EGL415",

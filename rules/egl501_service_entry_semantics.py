@@ -27,10 +27,10 @@ Sources: `istio/api` `networking/v1alpha3/service_entry.proto` (CRD validation r
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from egresslint import istio
-from egresslint.graph import USE_WAYPOINT
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh import istio
+from egresslint.mesh.graph import USE_WAYPOINT
 from egresslint.model import Finding, Resource, as_list
-from egresslint.rule import Context, Rule
 
 RULE = Rule(
     id="EGL501",

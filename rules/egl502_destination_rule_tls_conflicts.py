@@ -24,9 +24,9 @@ Sources: `istio/istio` `pkg/config/validation/agent/validation.go` (`ValidateTLS
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from egresslint import istio, modes
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh import istio, modes
 from egresslint.model import Finding
-from egresslint.rule import Context, Rule
 
 RULE = Rule(
     id="EGL502",

@@ -20,9 +20,9 @@ Sources: `security/v1beta1/authorization_policy.proto`; `istio/istio`
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from egresslint import modes
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh import modes
 from egresslint.model import Finding, Resource
-from egresslint.rule import Context, Rule
 
 RULE = Rule(
     id="EGL503",

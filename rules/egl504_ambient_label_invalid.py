@@ -21,9 +21,9 @@ Sources: `istio/api` `label/labels.yaml`; `pilot/pkg/serviceregistry/ambient/way
 
 from collections.abc import Iterator
 
-from egresslint.graph import DATAPLANE_MODE, USE_WAYPOINT, USE_WAYPOINT_NS, WAYPOINT_FOR
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh.graph import DATAPLANE_MODE, USE_WAYPOINT, USE_WAYPOINT_NS, WAYPOINT_FOR
 from egresslint.model import Finding, Resource
-from egresslint.rule import Context, Rule
 
 RULE = Rule(
     id="EGL504",

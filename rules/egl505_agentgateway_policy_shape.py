@@ -21,9 +21,9 @@ Sources: agentgateway `controller/api/v1alpha1/agentgateway/agentgateway_policy_
 from collections.abc import Iterator
 from typing import Any
 
-from egresslint import modes
+from egresslint.lint.rule import Context, Rule
+from egresslint.mesh import modes
 from egresslint.model import Finding, Resource, as_list
-from egresslint.rule import Context, Rule
 
 RULE = Rule(
     id="EGL505",

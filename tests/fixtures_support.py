@@ -7,7 +7,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from egresslint import engine
+from egresslint.lint import engine
 from egresslint.model import Finding
 
 ROOT = Path(__file__).resolve().parent.parent

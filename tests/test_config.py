@@ -10,10 +10,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from egresslint import config, engine
 from egresslint.cli import cli
-from egresslint.registry import find
-from egresslint.rule import Context
+from egresslint.lint import config, engine
+from egresslint.lint.registry import find
+from egresslint.lint.rule import Context
 
 ROOT = Path(__file__).resolve().parent.parent
 OPT_OUT = ROOT / "fixtures" / "EGL101" / "bad-opt-out.yaml"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from egresslint import ruledocs
-from egresslint.registry import all_rules
+from egresslint.lint.registry import all_rules
+from egresslint.report import ruledocs
 
 ROOT = Path(__file__).resolve().parent.parent
 

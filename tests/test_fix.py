@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from egresslint import engine, fixer, loader
 from egresslint.cli import cli
-from egresslint.edits import set_annotation, set_key, set_label
+from egresslint.fix import fixer
+from egresslint.lint import engine
+from egresslint.lint.edits import set_annotation, set_key, set_label
+from egresslint.lint.registry import all_rules
 from egresslint.model import Resource, SourceFile
-from egresslint.registry import all_rules
+from egresslint.parse import loader
 
 SE = """\
 # ServiceEntry for the Aliyun API; owned by team egress

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from fixtures_support import FIXTURES, observed, read_case, repo_cases, rule_cases, run_case
 
+from egresslint.lint.registry import all_rules
 from egresslint.model import PosDict
-from egresslint.registry import all_rules
 
 
 def _check_resource(finding) -> None:  # type: ignore[no-untyped-def]

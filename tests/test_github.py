@@ -13,11 +13,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from egresslint import engine
 from egresslint.cli import cli
+from egresslint.lint import engine
+from egresslint.lint.registry import all_rules
 from egresslint.model import Finding, SourceFile, Span
-from egresslint.registry import all_rules
-from egresslint.reporters import github
+from egresslint.report import github
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from egresslint import draw, engine
 from egresslint.cli import cli
-from egresslint.draw import build
+from egresslint.lint import engine
+from egresslint.report.draw import topology as draw
+from egresslint.report.draw.topology import build
 
 MANIFESTS = """\
 apiVersion: v1

@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from egresslint import engine
 from egresslint.cli import cli
-from egresslint.files import discover
+from egresslint.lint import engine
+from egresslint.sources.discover import discover
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "fixtures" / "examples" / "walkthrough-tls-origination"

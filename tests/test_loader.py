@@ -12,9 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
-from egresslint import cache, fastschema, loader, parallel, schema, yamlbuild
-from egresslint.files import Input
+from egresslint import runtime
+from egresslint.mesh import fastschema, schema
 from egresslint.model import PosDict, PosList, SourceFile, Span
+from egresslint.parse import cache, loader, parallel, yamlbuild
+from egresslint.sources.discover import Input
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "examples"
 
@@ -63,7 +65,7 @@ def test_parallel_cached_and_serial_parse_agree(
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
     forked = parallel.parse_inputs(items, "default", use_cache=False, workers=2)
     cold = parallel.parse_inputs(items, "default", use_cache=True, workers=2)
-    parallel.wait_writers()
+    runtime.wait_writers()
     warm = parallel.parse_inputs(items, "default", use_cache=True, workers=2)
     assert _summary(serial) == _summary(forked) == _summary(cold) == _summary(warm)
     assert [p.source.path for p in warm] == [i.shown for i in items]
@@ -83,7 +85,7 @@ def test_corrupted_and_truncated_cache_entries_are_reparsed(
     folder = _corpus(tmp_path, files=3)
     items = _inputs(folder)
     first = parallel.parse_inputs(items, "default", use_cache=True, workers=1)
-    parallel.wait_writers()  # entries are written beside the rest of the run
+    runtime.wait_writers()  # entries are written beside the rest of the run
     packs = [p for p in _private_cache.rglob("*.pack")]
     assert len(packs) == 1  # one pack per writer, not one file per input
     data = packs[0].read_bytes()
@@ -94,7 +96,7 @@ def test_corrupted_and_truncated_cache_entries_are_reparsed(
             pack.unlink()
         packs[0].write_bytes(blob)
         again = parallel.parse_inputs(items, "default", use_cache=True, workers=1)
-        parallel.wait_writers()
+        runtime.wait_writers()
         assert _summary(first) == _summary(again)
 
 

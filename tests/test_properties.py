@@ -16,8 +16,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from egresslint import engine
-from egresslint.reporters import render
+from egresslint.lint import engine
+from egresslint.report.formats import render
 
 ROOT = Path(__file__).resolve().parent.parent
 UPSTREAM = ROOT.parent / "shared" / "corpus" / "upstream"

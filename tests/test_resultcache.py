@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from egresslint import engine, resultcache
 from egresslint.cli import cli
+from egresslint.lint import engine, resultcache
 
 ROOT = Path(__file__).resolve().parent.parent
 BROKEN = ROOT / "fixtures" / "examples" / "broken"

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from egresslint import bypass, loader
-from egresslint.graph import MeshGraph
+from egresslint.mesh import bypass
+from egresslint.mesh.graph import MeshGraph
 from egresslint.model import Resource, SourceFile
+from egresslint.parse import loader
 
 
 def _graph(text: str) -> MeshGraph:

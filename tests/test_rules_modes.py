@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from egresslint import engine, loader, modes, ztunnel_values
-from egresslint.graph import MeshGraph
+from egresslint.lint import engine
+from egresslint.lint.registry import all_rules
+from egresslint.lint.rule import Context
+from egresslint.mesh import modes, ztunnel_values
+from egresslint.mesh.graph import MeshGraph
 from egresslint.model import SourceFile
-from egresslint.registry import all_rules
-from egresslint.rule import Context
+from egresslint.parse import loader
 
 BOUND_SE = """\
 apiVersion: networking.istio.io/v1

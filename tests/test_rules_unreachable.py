@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from egresslint import netpol, reach
+from egresslint.mesh import netpol, reach
 from egresslint.model import PosDict, Resource, SourceFile
 
 

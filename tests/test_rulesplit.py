@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from egresslint import engine, parallel, rulesplit
+from egresslint import runtime
+from egresslint.lint import engine, rulesplit
+from egresslint.lint.rule import Context
 from egresslint.model import Finding
-from egresslint.rule import Context
 
 REPOS = Path(__file__).resolve().parent.parent / "fixtures" / "repos"
 
@@ -36,7 +37,7 @@ def _summary(result: engine.RunResult) -> list[tuple[Any, ...]]:
 
 def _run(monkeypatch: pytest.MonkeyPatch, split: bool) -> engine.RunResult:
     monkeypatch.setattr(rulesplit, "SPLIT_MIN_RESOURCES", 0 if split else 10**9)
-    monkeypatch.setattr(parallel, "cpu_count", lambda: 2)
+    monkeypatch.setattr(runtime, "cpu_count", lambda: 2)
     return engine.run(engine.Options(paths=[str(REPOS)], cache=False))
 
 
@@ -89,7 +90,7 @@ def test_rule_errors_in_the_helper_are_reported(monkeypatch: pytest.MonkeyPatch)
         yield  # pragma: no cover
 
     rules = [dataclasses.replace(r, check=broken) for r in engine.enabled_rules(engine.Options())]
-    monkeypatch.setattr(parallel, "cpu_count", lambda: 2)
+    monkeypatch.setattr(runtime, "cpu_count", lambda: 2)
     monkeypatch.setattr(rulesplit, "SPLIT_MIN_RESOURCES", 0)
     ctx = Context(engine.MeshGraph([]))
     found, errors = rulesplit.run_split(rules, ctx, {}, engine.run_rules)

@@ -20,12 +20,13 @@ import pytest
 from click.testing import CliRunner
 from fixtures_support import FIXTURES, ROOT, read_case, rule_cases, run_case
 
-from egresslint import engine, forked, parallel
+from egresslint import runtime
 from egresslint.cli import cli
+from egresslint.lint import engine
+from egresslint.lint.registry import all_rules
+from egresslint.lint.rule import LEVELS, PRECISIONS
 from egresslint.model import Finding, SourceFile, Span
-from egresslint.registry import all_rules
-from egresslint.reporters import sarif
-from egresslint.rule import LEVELS, PRECISIONS
+from egresslint.report import forked, sarif
 
 BAD_CASES = [p for p in rule_cases() if p.name.startswith("bad-")]
 MULTITOOL_VERSION = "5.7.0"
@@ -202,7 +203,7 @@ def test_no_render_child_while_a_cache_writer_has_the_other_core(
     def no_fork(*args: Any) -> Any:
         raise AssertionError("forked beside a busy cache writer")
 
-    monkeypatch.setattr(parallel, "_writers", [Busy()])
+    monkeypatch.setattr(runtime, "_writers", [Busy()])
     monkeypatch.setattr(forked, "_start", no_fork)
     assert forked.joined_halves(",".join, ["a", "b", "c"], ",", min_items=0) == "a,b,c"
 

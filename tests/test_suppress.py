@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 from manifests import EGRESS_NAMESPACE_AND_WAYPOINT
 
-from egresslint import engine, suppress
 from egresslint.cli import cli
+from egresslint.lint import engine, suppress
 from egresslint.model import Finding
 
 SETUP = EGRESS_NAMESPACE_AND_WAYPOINT

@@ -6,9 +6,9 @@ import io
 import uuid
 from pathlib import Path
 
-from egresslint import engine
-from egresslint.progress import Progress
-from egresslint.reporters.text import render
+from egresslint.lint import engine
+from egresslint.report.progress import Progress
+from egresslint.report.text import render
 
 UNBOUND = """\
 apiVersion: networking.istio.io/v1

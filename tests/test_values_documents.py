@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from egresslint import engine, loader
+from egresslint.lint import engine
 from egresslint.model import SourceFile
+from egresslint.parse import loader
 
 VALUES = """\
 # istiod values beside the manifests
