@@ -9,7 +9,7 @@ unknown external destinations"; the other backstop is an egress NetworkPolicy on
 namespaces. Without either, any pod can reach any unregistered host.
 
 **When it fires** (as a note; the value's schema is not publicly documented by Solo, see
-`egresslint/ztunnel_values.py` for the accepted shape): when the repository uses L4
+`egresslint/mesh/ztunnel_values.py` for the accepted shape): when the repository uses L4
 ztunnel-native egress (a `solo-ztunnel-egress` Gateway or `--mode solo-ztunnel-egress`), or
 routes egress through waypoints with no egress NetworkPolicy at all, and
 
