@@ -26,7 +26,8 @@ DUPLICATE_KEY = "EGL002"
 MAX_EXPANDED_NODES = 200_000  # after alias expansion; real manifests stay far below
 MAX_DEPTH = 200
 MAX_FALLBACK_CHARS = 1_000_000  # pure-Python re-parse of files libyaml rejects
-MAX_COMPOSE_DEPTH = 5_000  # libyaml's composer recursion stays safe below this
+LIBYAML_MAX_NESTING = 1_000  # libyaml 0.2.6 stops deeper streams with its own error
+_DEEP_INDENT = re.compile(f"^ {{{LIBYAML_MAX_NESTING // 2}}}", re.MULTILINE)
 
 CLUSTER_SCOPED = frozenset(
     {
@@ -168,13 +169,18 @@ def _resources(
 
 
 def _nesting_problem(text: str) -> tuple[int, int] | None:
-    """(line, depth) where a stream nests deeper than the composer can safely recurse.
+    """(line, depth) where a stream nests deeper than ``MAX_DEPTH``, for texts that could
+    nest deeper than libyaml allows.
 
-    libyaml's composer recurses once per nesting level and crashes the interpreter past a
-    few ten thousand levels, so suspicious texts are first scanned event by event (flat).
+    libyaml's composer recursion crashes the interpreter past a few ten thousand levels, and
+    libyaml 0.2.6 (in newer PyYAML wheels) refuses streams deeper than 1,000 levels with its
+    own message, far from where the document first became too deep. Texts that might nest
+    that deep are scanned event by event first (flat), so every libyaml gives the same finding
+    at the same line. Nesting needs an opener (``[``, ``{``, ``- ``, ``? ``) or one more column
+    of indentation per level, so a text with few openers and no deep indentation is safe.
     """
     openers = text.count("[") + text.count("{") + text.count("- ") + text.count("? ")
-    if openers <= MAX_COMPOSE_DEPTH:
+    if openers <= LIBYAML_MAX_NESTING // 2 and not _DEEP_INDENT.search(text):
         return None
     depth = 0
     parser = Loader(text)
@@ -185,11 +191,14 @@ def _nesting_problem(text: str) -> tuple[int, int] | None:
                 return None
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
-                if depth > MAX_COMPOSE_DEPTH:
+                if depth > MAX_DEPTH:
                     return (event.start_mark.line + 1 if event.start_mark else 1), depth
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-    except yaml.YAMLError:
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        if "maximum nesting depth" in str(getattr(exc, "problem", "")) and mark is not None:
+            return mark.line + 1, LIBYAML_MAX_NESTING  # libyaml's scanner ran ahead of us
         return None  # the real parse reports it with its position
     finally:
         parser.dispose()
@@ -201,9 +210,7 @@ def parse_text(text: str, source: SourceFile, default_ns: str = "default") -> Pa
     parsed = ParsedFile(source)
     deep = _nesting_problem(text)
     if deep is not None:
-        message = (
-            f"Cannot parse YAML: nested more than {MAX_COMPOSE_DEPTH:,} levels deep; file skipped."
-        )
+        message = f"Cannot parse YAML: nested more than {MAX_DEPTH:,} levels deep; file skipped."
         parsed.findings.append(_error(source, message, deep[0]))
         return parsed
     failed = _stream(parsed, Loader(text), default_ns)
