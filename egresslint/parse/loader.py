@@ -5,6 +5,11 @@ Kubernetes API server reads them). A constructor subclass records the position o
 and value from the node marks and collects duplicate keys. Nothing here raises on bad
 input: every problem becomes a finding of a reserved rule (EGL001 unreadable document,
 EGL002 duplicate key) and the rest of the input is still returned.
+
+A file none of whose documents is a Kubernetes object (a mapping with ``apiVersion`` and
+``kind``), and whose only problems are tags outside the safe core (``!reference`` in a GitLab
+pipeline, ``!!python/name:`` in mkdocs.yml, CloudFormation's ``!Ref``), is not a manifest:
+it yields nothing, no finding, and ``ParsedFile.not_manifest`` says so.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from yaml.nodes import MappingNode, ScalarNode
 
 from ..model import Finding, Path, PosDict, Resource, SourceFile, Span, ValuesDoc
 from .yamlbuild import Builder, Loader, Unlintable
@@ -63,15 +69,36 @@ def load_single(text: str) -> tuple[Any, list[tuple[Any, int]]]:
         loader.dispose()
 
 
+def load_documents(text: str) -> list[Any]:
+    """Every document of ``text`` as positioned values (mappings, lists or scalars), up to
+    the first that cannot be read; never raises (for patches and other non-manifest inputs
+    whose positions are needed)."""
+    loader = Loader(text)
+    docs: list[Any] = []
+    try:
+        builder = Builder(loader, MAX_EXPANDED_NODES, MAX_DEPTH)
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                docs.append(builder.document(node))
+    except (yaml.YAMLError, Unlintable, RecursionError, MemoryError):
+        pass
+    finally:
+        loader.dispose()
+    return docs
+
+
 @dataclass
 class ParsedFile:
-    """What one file yields: its resources and the problems met while reading it."""
+    """What one file yields: its resources and the problems met while reading it.
+    ``not_manifest``: the file is YAML for another application (see the module help)."""
 
     source: SourceFile
     resources: list[Resource] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     documents: int = 0
     values: list[ValuesDoc] = field(default_factory=list)
+    not_manifest: bool = False
 
 
 def decode(data: bytes) -> tuple[str | None, str | None]:
@@ -227,9 +254,13 @@ def _stream(parsed: ParsedFile, loader: Any, default_ns: str) -> bool:
     """Parse every document into ``parsed``; True when the stream stopped on an error."""
     source = parsed.source
     builder = Builder(loader, MAX_EXPANDED_NODES, MAX_DEPTH)
+    kube = False  # some document is a Kubernetes object
+    tags: list[Finding] = []  # refused tags in documents that are not
     try:
         while loader.check_node():
-            _document(parsed, builder, loader.get_node(), default_ns)
+            is_kube, refused = _document(parsed, builder, loader.get_node(), default_ns)
+            kube = kube or is_kube
+            tags += [refused] if refused is not None else []
     except yaml.YAMLError as exc:
         parsed.findings.append(_yaml_error(source, exc))
         return True
@@ -238,10 +269,35 @@ def _stream(parsed: ParsedFile, loader: Any, default_ns: str) -> bool:
         return True
     finally:
         loader.dispose()
+    if tags and not kube:
+        _not_a_manifest(parsed, tags)
     return False
 
 
-def _document(parsed: ParsedFile, builder: Builder, node: Any, default_ns: str) -> None:
+def _not_a_manifest(parsed: ParsedFile, tags: list[Finding]) -> None:
+    """Drop everything of a file with no Kubernetes object whose only findings are the
+    ``tags`` refused (files with template markup keep their findings and hint)."""
+    if len(tags) != len(parsed.findings) or _TEMPLATE.search(parsed.source.text):
+        return
+    parsed.findings.clear()
+    parsed.resources.clear()
+    parsed.values.clear()
+    parsed.not_manifest = True
+
+
+def _is_kube_node(node: Any) -> bool:
+    """A mapping whose own scalar keys include ``apiVersion`` and ``kind`` (not constructed)."""
+    if not isinstance(node, MappingNode):
+        return False
+    keys = {key.value for key, _ in node.value if isinstance(key, ScalarNode)}
+    return "apiVersion" in keys and "kind" in keys
+
+
+def _document(
+    parsed: ParsedFile, builder: Builder, node: Any, default_ns: str
+) -> tuple[bool, Finding | None]:
+    """Build one document into ``parsed``: (it is a Kubernetes object, the EGL001 finding of a
+    refused tag when it is not one)."""
     source, index = parsed.source, parsed.documents
     parsed.documents += 1
     try:
@@ -249,8 +305,23 @@ def _document(parsed: ParsedFile, builder: Builder, node: Any, default_ns: str) 
     except Unlintable as exc:
         what = f"Cannot lint document {index + 1}: {exc}"
         hinted = _template_error(source, what, node.start_mark.index, node.end_mark.index)
-        parsed.findings.append(hinted or _error(source, f"{what}.", exc.line))
-        doc = None
+        finding = hinted or _error(source, f"{what}.", exc.line)
+        parsed.findings.append(finding)
+        _duplicates(parsed, builder)
+        kube = _is_kube_node(node)
+        return kube, (finding if exc.tag is not None and not kube else None)
+    _duplicates(parsed, builder)
+    if isinstance(doc, PosDict) and doc:
+        parsed.resources.extend(_resources(doc, source, index, default_ns))
+        if "apiVersion" not in doc and "kind" not in doc:
+            parsed.values.append(ValuesDoc(source, index, doc))
+        return "apiVersion" in doc and "kind" in doc, None
+    return False, None
+
+
+def _duplicates(parsed: ParsedFile, builder: Builder) -> None:
+    """EGL002 for the duplicate keys the builder met in the last document."""
+    source = parsed.source
     for key, line, col in builder.duplicates:
         parsed.findings.append(
             Finding(
@@ -262,11 +333,6 @@ def _document(parsed: ParsedFile, builder: Builder, node: Any, default_ns: str) 
             )
         )
     builder.duplicates.clear()
-    if doc is None:
-        return
-    parsed.resources.extend(_resources(doc, source, index, default_ns))
-    if isinstance(doc, PosDict) and doc and "apiVersion" not in doc and "kind" not in doc:
-        parsed.values.append(ValuesDoc(source, index, doc))
 
 
 def parse_bytes(data: bytes, source: SourceFile, default_ns: str = "default") -> ParsedFile:

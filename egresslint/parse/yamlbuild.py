@@ -13,7 +13,10 @@ positions the rules need, and enforces the limits that protect the linter:
   refused: nothing is ever constructed from a tag, let alone executed;
 - integers too long for Python's int-from-string limit are refused.
 
-A refused document raises :class:`Unlintable` with a message for an EGL001 finding.
+A refused document raises :class:`Unlintable` with a message for an EGL001 finding; a refusal
+for a tag carries the tag (``Unlintable.tag``), so the loader can tell a file written for
+another application (a CI pipeline's ``!reference``, CloudFormation's ``!Ref``) from a broken
+manifest.
 """
 
 from __future__ import annotations
@@ -96,11 +99,13 @@ def _resolve_plain(value: str) -> str:
 
 
 class Unlintable(Exception):
-    """A document the linter refuses to build; ``line`` is 1-based."""
+    """A document the linter refuses to build; ``line`` is 1-based. ``tag`` is the tag as shown
+    in the message when the refusal is for a tag outside the safe core (else None)."""
 
-    def __init__(self, message: str, line: int) -> None:
+    def __init__(self, message: str, line: int, tag: str | None = None) -> None:
         super().__init__(message)
         self.line = line
+        self.tag = tag
 
 
 class Builder:
@@ -292,4 +297,5 @@ def _unsupported(node: Node) -> Unlintable:
         f"the tag '{shown}' is not plain Kubernetes YAML and is never constructed; "
         "document skipped",
         node.start_mark.line + 1,
+        shown,
     )

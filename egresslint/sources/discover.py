@@ -1,4 +1,11 @@
-"""Which files to read: folders walked for *.yaml / *.yml, never leaving the given roots."""
+"""Which files to read: folders walked for *.yaml / *.yml, never leaving the given roots.
+
+By default (``default_excludes``) a walk does not enter folders named ``node_modules`` or
+``vendor``, nor, inside a git work tree, what git ignores (see ``ignore.py``); a path given by
+name is read all the same. The ``templates/`` folder of a Helm chart (a folder with a
+``Chart.yaml``) is never walked: templates are not YAML until rendered. ``discover(...,
+charts=True)`` also yields a :class:`Chart` for each chart folder it meets.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +15,15 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, overload
+
+from .ignore import Chain, GitIgnores, descend, ignored
 
 YAML_SUFFIXES = (".yaml", ".yml")
 STDIN = "-"
+DEFAULT_EXCLUDED_FOLDERS = frozenset({"node_modules", "vendor"})
+CHART_FILE = "Chart.yaml"
+CHART_TEMPLATES = "templates"
 
 
 @dataclass(frozen=True)
@@ -26,6 +39,26 @@ class Input:
 class Skipped:
     shown: str
     why: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A Helm chart's folder (``real`` as opened, ``shown`` as printed); its ``templates/``
+    were not read."""
+
+    real: str
+    shown: str
+
+
+@dataclass
+class _Walk:
+    """What every folder of a discovery is walked with."""
+
+    roots: list[str]
+    base: str
+    excludes: list[str]
+    ignores: GitIgnores | None  # None: no default excludes
+    charts: bool
 
 
 def display_path(path: str, base: str) -> str:
@@ -59,15 +92,16 @@ def _child(shown_dir: str, name: str) -> str:
     return name if shown_dir == os.curdir else f"{shown_dir}/{name}"
 
 
-def _walk(root: str, roots: list[str], base: str, excludes: list[str]) -> Iterator[Input | Skipped]:
+def _walk(root: str, walk: _Walk) -> Iterator[Input | Skipped | Chart]:
     """Depth first, in name order: a folder's files, then its subfolders. Symlinked folders are
     not entered; a folder that cannot be listed is reported as skipped, with the reason."""
-    top = display_path(root, base)
-    if os.path.abspath(root) == base:
+    top = display_path(root, walk.base)
+    if os.path.abspath(root) == walk.base:
         top = os.curdir  # the files under it are shown relative to it
-    pending = [(root, top)]
+    chain = walk.ignores.above(root) if walk.ignores is not None else None
+    pending: list[tuple[str, str, Chain | None]] = [(root, top, chain)]
     while pending:
-        path, shown = pending.pop()
+        path, shown, chain = pending.pop()
         try:
             with os.scandir(path) as listing:
                 entries = sorted(listing, key=lambda e: e.name)
@@ -75,15 +109,40 @@ def _walk(root: str, roots: list[str], base: str, excludes: list[str]) -> Iterat
         except OSError as exc:
             yield Skipped(shown, f"folder cannot be listed ({exc.strerror or exc})")
             continue
+        if walk.ignores is not None:
+            chain = walk.ignores.enter(chain, path, {e.name for e in entries})
+        chart = any(e.name == CHART_FILE and _is_file(e) for e in entries)
+        if chart and walk.charts:
+            yield Chart(path, shown)
         folders = []
         for entry in entries:
             child = _child(shown, entry.name)
             if _is_folder(entry):
-                if not entry.name.startswith(".") and not excluded(child, excludes):
-                    folders.append((entry.path, child))
-            elif entry.name.endswith(YAML_SUFFIXES):
-                yield from _entry(entry, device, child, roots, excludes)
+                if _enters(entry.name, child, chart, chain, walk):
+                    folders.append((entry.path, child, descend(chain, entry.name)))
+            elif entry.name.endswith(YAML_SUFFIXES) and not (
+                chain and ignored(chain, entry.name, False)
+            ):
+                yield from _entry(entry, device, child, walk.roots, walk.excludes)
         pending.extend(reversed(folders))
+
+
+def _enters(name: str, shown: str, chart: bool, chain: Chain | None, walk: _Walk) -> bool:
+    """Whether the walk enters the subfolder ``name`` (shown as ``shown``)."""
+    if name.startswith(".") or excluded(shown, walk.excludes):
+        return False
+    if chart and name == CHART_TEMPLATES:
+        return False
+    if walk.ignores is None:
+        return True
+    return name not in DEFAULT_EXCLUDED_FOLDERS and not (chain and ignored(chain, name, True))
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
 
 
 def _is_folder(entry: os.DirEntry[str]) -> bool:
@@ -118,33 +177,72 @@ def _entry(
     yield Input(entry.path, shown, (st.st_dev, st.st_ino))
 
 
+@overload
 def discover(
-    paths: Iterable[str], excludes: Iterable[str] = (), base: str | None = None
-) -> Iterator[Input | Skipped]:
+    paths: Iterable[str],
+    excludes: Iterable[str] = (),
+    base: str | None = None,
+    *,
+    default_excludes: bool = True,
+    charts: Literal[False] = False,
+) -> Iterator[Input | Skipped]: ...
+
+
+@overload
+def discover(
+    paths: Iterable[str],
+    excludes: Iterable[str] = (),
+    base: str | None = None,
+    *,
+    default_excludes: bool = True,
+    charts: bool,
+) -> Iterator[Input | Skipped | Chart]: ...
+
+
+def discover(
+    paths: Iterable[str],
+    excludes: Iterable[str] = (),
+    base: str | None = None,
+    *,
+    default_excludes: bool = True,
+    charts: bool = False,
+) -> Iterator[Input | Skipped | Chart]:
     """Expand the command-line paths into the files to read, in a stable order. A file met
-    twice (two arguments, or a symlink and its target) is read once: the first time."""
-    base = os.path.abspath(base or os.getcwd())
-    excludes = list(excludes)
+    twice (two arguments, or a symlink and its target) is read once: the first time.
+    ``default_excludes``: skip node_modules/, vendor/ and what git ignores; ``charts``: also
+    yield each Helm chart folder met, before its files."""
     paths = list(paths)
-    roots = [os.path.realpath(p) for p in paths if p != STDIN]
+    walk = _Walk(
+        roots=[os.path.realpath(p) for p in paths if p != STDIN],
+        base=os.path.abspath(base or os.getcwd()),
+        excludes=list(excludes),
+        ignores=GitIgnores() if default_excludes else None,
+        charts=charts,
+    )
     seen: set[object] = set()
     for path in paths:
-        for item in _expand(path, roots, base, excludes):
-            key: object = item.shown
-            if isinstance(item, Input):
-                key = STDIN if item.real == STDIN else item.ident or os.path.realpath(item.real)
+        for item in _expand(path, walk):
+            key = _identity(item)
             if key not in seen:
                 seen.add(key)
                 yield item
 
 
-def _expand(
-    path: str, roots: list[str], base: str, excludes: list[str]
-) -> Iterator[Input | Skipped]:
+def _identity(item: Input | Skipped | Chart) -> object:
+    """What makes two items the same: a file's identity, a chart's folder, else the name."""
+    if isinstance(item, Input):
+        return STDIN if item.real == STDIN else item.ident or os.path.realpath(item.real)
+    if isinstance(item, Chart):
+        return (CHART_FILE, os.path.realpath(item.real))
+    return item.shown
+
+
+def _expand(path: str, walk: _Walk) -> Iterator[Input | Skipped | Chart]:
+    base = walk.base
     if path == STDIN:
         yield Input(STDIN, "<stdin>")
     elif os.path.isdir(path):
-        yield from _walk(path, roots, base, excludes)
+        yield from _walk(path, walk)
     elif os.path.lexists(path):
         shown = display_path(path, base)
         try:
