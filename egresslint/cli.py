@@ -27,8 +27,13 @@ Exit codes:
 CHECK_HELP = f"""Lint Istio ambient egress configuration in PATHs (files, folders, or - for stdin).
 
 \b
-Folders are searched recursively for *.yaml and *.yml files; hidden folders
-and non-regular files are skipped. Examples:
+Folders are searched recursively for *.yaml and *.yml files; hidden folders,
+node_modules/, vendor/, what .gitignore ignores and non-regular files are
+skipped. Kustomize entry points (a kustomization no other one includes) are
+rendered with kustomize or kubectl and linted as rendered, each as a view of
+its own; findings point at the source line to edit. Sibling folders that
+define the same objects (clusters/prod, clusters/staging) are separate views.
+Examples:
   egresslint check                      # the current folder
   egresslint check clusters/ --format sarif --output egresslint.sarif
   helm template my-release chart/ | egresslint check -
@@ -87,6 +92,23 @@ def cli() -> None:
     "--mode",
     type=click.Choice(MODES),
     help="Egress mode to assume when the repository does not contain the egress Gateways.",
+)
+@click.option(
+    "--render",
+    type=click.Choice(["auto", "never"]),
+    help="auto: render Kustomize entry points with kustomize (or kubectl kustomize) when it is "
+    "on PATH; never: lint every file as a plain manifest.  [default: auto]",
+)
+@click.option(
+    "--render-remote/--no-render-remote",
+    default=None,
+    help="Let kustomize fetch remote bases (off by default: linting a pull request never "
+    "reaches the network).",
+)
+@click.option(
+    "--default-excludes/--no-default-excludes",
+    default=None,
+    help="Skip node_modules/, vendor/ and what .gitignore ignores.  [default: on]",
 )
 @click.option(
     "--istio-version",
@@ -319,6 +341,9 @@ def _input_options(func: Any) -> Any:
     options = [
         click.option("--exclude", multiple=True, metavar="GLOB", help="Skip matching files."),
         click.option("--mode", type=click.Choice(MODES), help="Egress mode to assume."),
+        click.option("--render", type=click.Choice(["auto", "never"]), help="Render Kustomize."),
+        click.option("--render-remote/--no-render-remote", default=None, help="Fetch bases."),
+        click.option("--default-excludes/--no-default-excludes", default=None),
         click.option("--istio-version", default=engine.DEFAULT_ISTIO_VERSION, show_default=True),
         click.option("--namespace", "-n", "default_namespace", default="default"),
         click.option("--select", multiple=True, metavar="RULE", help="Only these rules."),
@@ -376,8 +401,16 @@ def fix_cmd(paths: tuple[str, ...], write: bool, **kw: Any) -> None:
     help="dot for Graphviz, mermaid for Markdown/GitHub, html for a self-contained page.",
 )
 @click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file.")
+@click.option(
+    "--view",
+    metavar="NAME",
+    help="The view to draw when the run builds several ('egresslint check' lists them); "
+    "default: the first.",
+)
 @_input_options
-def graph_cmd(paths: tuple[str, ...], fmt: str, output: str | None, **kw: Any) -> None:
+def graph_cmd(
+    paths: tuple[str, ...], fmt: str, output: str | None, view: str | None, **kw: Any
+) -> None:
     """Draw the egress topology of PATHs with the findings on it.
 
     \b
@@ -391,6 +424,10 @@ def graph_cmd(paths: tuple[str, ...], fmt: str, output: str | None, **kw: Any) -
     result = engine.run(_options(paths, kw))
     if result.files == 0:
         _fail("nothing to draw: no *.yaml or *.yml files found")
+    if view is not None:
+        if view not in result.graphs:
+            _fail(f"no view '{view}'; the views are: {', '.join(result.graphs) or 'none'}")
+        result.graph = result.graphs[view]
     _write(draw(fmt, result), output)
 
 

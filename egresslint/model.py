@@ -187,6 +187,26 @@ def _str_map(value: Any) -> dict[str, str]:
     return {str(k): v if isinstance(v, str) else str(v) for k, v in value.items()}
 
 
+class Origin:
+    """Where the fields of a rendered resource stand in the files a person edits.
+
+    A resource rendered by kustomize or Helm carries one (``views/origins.py``): its ``file``
+    is the source document it came from, and each field is placed where the change that
+    produced it is made (the source document, a patch, the kustomization line of a
+    transformer, a template). Plain resources have none and are placed in their own file."""
+
+    source_ref: str = ""  # the resource as its source document names it
+    source_name: str = ""  # its metadata.name there
+
+    def locate(self, path: Path) -> Span:
+        """The span of ``path`` in the resource's own (source) file."""
+        raise NotImplementedError
+
+    def place(self, path: Path) -> tuple[SourceFile, Span]:
+        """The file and span where ``path`` is set."""
+        raise NotImplementedError
+
+
 @dataclass(eq=False)
 class Resource:
     """One Kubernetes object read from a document (or a ``kind: List`` item)."""
@@ -201,6 +221,7 @@ class Resource:
     base_path: Path = ()  # ("items", 3) for an item of a List document
     cluster_scoped: bool = False
     _labels: dict[str, str] | None = field(default=None, repr=False)
+    origin: Origin | None = field(default=None, repr=False)  # set for rendered resources
 
     @property
     def group(self) -> str:
@@ -237,8 +258,23 @@ class Resource:
     def annotations(self) -> dict[str, str]:
         return _str_map(self.metadata.get("annotations"))
 
+    @property
+    def source_ref(self) -> str:
+        """The resource as its source file names it: ``ref`` for a plain resource, the source
+        document's for a rendered one (stable whatever a render prefixed or moved)."""
+        return self.origin.source_ref if self.origin is not None else self.ref
+
     def locate(self, path: Path) -> Span:
+        """The span of the field at ``path`` (or of its deepest existing ancestor) in ``file``."""
+        if self.origin is not None:
+            return self.origin.locate(path)
         return locate(self.body, path, self.body.span)
+
+    def place(self, path: Path) -> tuple[SourceFile, Span]:
+        """The file and span a finding about the field at ``path`` points at."""
+        if self.origin is not None:
+            return self.origin.place(path)
+        return self.file, locate(self.body, path, self.body.span)
 
     def get(self, *path: Any) -> Any:
         """Safe deep lookup: None when any step is missing or of the wrong type."""
@@ -305,6 +341,11 @@ class Related:
     path: Path
     message: str
 
+    def place(self) -> tuple[SourceFile, Span]:
+        """Where the related field stands (``path`` includes the resource's base path)."""
+        res = self.resource
+        return res.place(self.path[len(res.base_path) :])
+
 
 @dataclass(eq=False)
 class Finding:
@@ -319,12 +360,13 @@ class Finding:
     related: tuple[Related, ...] = ()
     level: str = ""  # filled by the engine from the rule and the configuration
     suppressed: str | None = None  # the justification, when suppressed in source
+    views: tuple[str, ...] = ()  # the views it holds in, when a run has several
 
     @property
     def identity(self) -> str:
         """Stable across line moves: rule, file, resource and field path (the message stands
         in for them when there is no resource, as for a YAML syntax error)."""
-        res = self.resource.ref if self.resource else f"document: {self.message}"
+        res = self.resource.source_ref if self.resource else f"document: {self.message}"
         field_path = ".".join(str(p) for p in self.path)
         return f"{self.rule_id}|{self.file.path}|{res}|{field_path}"
 

@@ -10,11 +10,18 @@ skipping every policy attached to the waypoint. The ServiceEntry's status shows
 `istio.io/use-waypoint-namespace` names another one. The label value is just the Gateway name;
 `namespace/name` is not parsed.
 
-**When it fires.** When the repository contains waypoint or egress Gateways (otherwise the
-Gateways are assumed to live in another repository and nothing can be said) and the named
-Gateway is not among them in the resolved namespace. The message suggests the closest existing
-name, and a `istio.io/use-waypoint-namespace` label when a Gateway of that name exists
-elsewhere.
+**When it fires.** When the named Gateway is not in the resolved namespace and that namespace
+is part of the view (its Namespace object or any resource in it is linted), whether or not
+any other waypoint exists: a deleted waypoint still leaves its namespace's label in place. The
+message suggests the closest existing name, a `istio.io/use-waypoint-namespace` label when a
+Gateway of that name exists elsewhere, and names the render that renamed the Gateway when a
+kustomize `namePrefix`/`nameSuffix` did (kustomize does not rewrite label values).
+
+**When it cannot tell.** When the resolved namespace is not in the view at all (an application
+repository binding to a platform waypoint defined elsewhere), the finding is a note that says
+so. Declare such Gateways in the configuration (`external: {gateways: [ns/name]}`) to silence
+it, or `complete: true` to judge them as missing. With `--mode solo-ztunnel-egress` and no
+Gateway in the view, EGL403 reports a binding outside `istio-system` instead.
 
 **How to fix.** Correct the name, add `istio.io/use-waypoint-namespace: <ns>`, or create the
 Gateway.
@@ -26,8 +33,9 @@ import difflib
 from collections.abc import Iterator
 
 from egresslint.lint.rule import Context, Rule, related
+from egresslint.mesh import modes
 from egresslint.mesh.graph import USE_WAYPOINT, USE_WAYPOINT_NS, Binding, MeshGraph
-from egresslint.model import Finding, Resource
+from egresslint.model import Finding, Related, Resource
 
 RULE = Rule(
     id="EGL102",
@@ -52,7 +60,25 @@ def _hint(binding: Binding, graph: MeshGraph) -> str:
     close = difflib.get_close_matches(binding.name, names, n=1)
     if close:
         return f" Did you mean '{close[0]}'?"
+    if not waypoints:
+        return (
+            " No waypoint Gateway is defined in the linted files: create it, or remove the label."
+        )
     return f" Known waypoints: {', '.join(sorted(f'{g.namespace}/{g.name}' for g in waypoints))}."
+
+
+def _renamed(binding: Binding, graph: MeshGraph) -> tuple[str, list[Related]]:
+    """A Gateway of the binding's namespace that a render renamed from the label's value."""
+    for gw in graph.in_namespace("Gateway", binding.namespace):
+        origin = gw.origin
+        if origin is not None and origin.source_name == binding.name and gw.name != binding.name:
+            why = (
+                f" The render renamed Gateway '{binding.name}' to '{gw.name}' and kustomize does "
+                "not rewrite label values: set the label to the rendered name in this overlay "
+                "(a patch), or drop the name prefix/suffix for the Gateway."
+            )
+            return why, [related(gw, ("metadata", "name"), "the renamed waypoint")]
+    return "", []
 
 
 def _owners(graph: MeshGraph) -> Iterator[Resource]:
@@ -63,30 +89,47 @@ def _owners(graph: MeshGraph) -> Iterator[Resource]:
                 yield res
 
 
+def _inheriting(owner: Resource, graph: MeshGraph) -> list[Related]:
+    if owner.kind != "Namespace":
+        return []
+    bound = [
+        se for se in graph.in_namespace("ServiceEntry", owner.name) if USE_WAYPOINT not in se.labels
+    ]
+    return [related(se, ("metadata",), "inherits this binding") for se in bound[:10]]
+
+
+def _unknown(owner: Resource, binding: Binding) -> Finding:
+    finding = RULE.at(
+        owner,
+        binding.label_path,
+        f"{owner.ref} uses waypoint '{binding.name}' in namespace '{binding.namespace}', which "
+        "is not in the linted files: egresslint cannot tell whether that Gateway exists (if it "
+        "does not, traffic bypasses the waypoint). Lint it together with the files that define "
+        f"namespace '{binding.namespace}', or declare the Gateway under external.gateways in "
+        "the configuration.",
+    )
+    finding.level = "note"
+    return finding
+
+
 def check(ctx: Context) -> Iterator[Finding]:
     graph = ctx.graph
-    if not graph.waypoints():
-        return
     for owner in _owners(graph):
         binding = graph.binding(owner)
         if binding is None or binding.opted_out or binding.inherited:
             continue
-        if graph.get("Gateway", binding.namespace, binding.name) is not None:
+        status = graph.gateway_status(binding.namespace, binding.name)
+        if status in ("present", "external") or modes.ztunnel_namespace_unstated(graph, binding):
             continue
-        bound = (
-            [
-                se
-                for se in graph.in_namespace("ServiceEntry", owner.name)
-                if USE_WAYPOINT not in se.labels
-            ]
-            if owner.kind == "Namespace"
-            else []
-        )
+        if status == "unknown":
+            yield _unknown(owner, binding)
+            continue
+        renamed, rel = _renamed(binding, graph)
         yield RULE.at(
             owner,
             binding.label_path,
             f"{owner.ref} uses waypoint '{binding.name}' but no Gateway '{binding.name}' exists in "
             f"namespace '{binding.namespace}': traffic bypasses the waypoint."
-            + _hint(binding, graph),
-            [related(se, ("metadata",), "inherits this binding") for se in bound[:10]],
+            + (renamed or _hint(binding, graph)),
+            [*rel, *_inheriting(owner, graph)],
         )

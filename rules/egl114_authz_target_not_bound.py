@@ -13,12 +13,12 @@ policy exists, but the calls it was meant to restrict go out unchecked.
 
 **When it fires.** For each `targetRef`/`targetRefs` entry of kind `ServiceEntry` or `Service`
 (with the right group and no `namespace`, otherwise EGL503 applies) whose target is missing
-from the policy's namespace, or whose binding certainly does not take effect. A binding to a
-waypoint that is not in the repository is not judged when the repository holds no waypoints at
-all (they are assumed to live elsewhere). A target without any binding whose Namespace is not in
-the repository, and a missing `Service` (often rendered by a chart), are reported as notes.
-EGL101-EGL104 report the broken binding on the ServiceEntry or Namespace; this rule reports
-its consequence on the policy.
+from the policy's namespace, or whose binding certainly does not take effect: no binding, an
+opt-out, or a waypoint that refuses it. A binding to a waypoint Gateway that does not exist is
+reported once, by EGL102 at the label (the line to fix), not again here; a waypoint in a
+namespace the view does not contain is not judged. A target without any binding whose
+Namespace is not in the view, and a missing `Service` (often rendered by a chart), are
+reported as notes.
 
 **How to fix.** Bind the target to the egress waypoint (`istio.io/use-waypoint`, plus
 `istio.io/use-waypoint-namespace` for a waypoint in another namespace that admits it), fix the
@@ -129,7 +129,7 @@ def _check_policy(graph: MeshGraph, ap: Resource) -> Iterator[Finding]:
             yield _not_found(ap, path, kind, name, graph)
             continue
         problem = bypass.binding_problem(graph, target)
-        if problem is not None:
+        if problem is not None and problem.cause != "missing":  # EGL102 reports that
             yield _not_bound(ap, path, target, problem, graph)
 
 

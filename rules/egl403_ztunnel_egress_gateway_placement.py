@@ -70,7 +70,7 @@ def _service_entries(graph: MeshGraph) -> Iterator[Finding]:
         b = graph.binding(se)
         if b is None or b.opted_out or se.namespace == modes.ROOT_NAMESPACE:
             continue
-        if b.namespace == modes.ROOT_NAMESPACE:
+        if not modes.ztunnel_namespace_unstated(graph, b):
             continue
         yield RULE.at(
             b.owner,

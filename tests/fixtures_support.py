@@ -7,8 +7,11 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from egresslint.lint import engine
 from egresslint.model import Finding
+from egresslint.views import tools
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -55,12 +58,24 @@ def options_for(case: Case) -> engine.Options:
             opts.istio_version = next(args)
         elif arg == "--namespace":
             opts.default_namespace = next(args)
+        elif arg == "--external-gateway":
+            opts.external_gateways.append(next(args))
+        elif arg == "--complete":
+            opts.complete = True
+        elif arg == "--view":  # NAME=FOLDER[,FOLDER...], folders relative to the case
+            name, _, folders = next(args).partition("=")
+            base = case.path if case.path.is_dir() else case.path.parent
+            opts.views[name] = [str(base / f) for f in folders.split(",")]
+        elif arg == "--needs-kustomize":
+            pass  # run_case skips the case where no kustomize engine is installed
         else:
             raise ValueError(f"unknown fixture option {arg}")
     return opts
 
 
 def run_case(case: Case) -> engine.RunResult:
+    if "--needs-kustomize" in case.argv and tools.find_kustomize(None, use_cache=False) is None:
+        pytest.skip("needs kustomize or kubectl on PATH: neither is installed")
     return engine.run(options_for(case))
 
 

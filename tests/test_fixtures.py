@@ -17,13 +17,17 @@ from egresslint.model import PosDict
 
 
 def _check_resource(finding) -> None:  # type: ignore[no-untyped-def]
-    """A rule finding names its resource first and points inside that resource's document."""
+    """A rule finding names its resource first and points inside that resource's document
+    (for a rendered resource: its source document, or the patch or kustomization line that
+    set the field)."""
     if finding.resource is None:
         return
     res = finding.resource
     assert finding.message.startswith(res.ref), finding.message
+    if res.origin is not None and finding.file is not res.file:
+        return
     assert res.file is finding.file
-    span = res.body.span if isinstance(res.body, PosDict) else None
+    span = res.locate(()) if isinstance(res.body, PosDict) else None
     assert span is not None and span.line <= finding.span.line <= span.end_line
 
 

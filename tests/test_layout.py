@@ -25,11 +25,12 @@ ALLOWED: dict[str, set[str]] = {
     "base": set(),
     "sources": {"base"},
     "parse": {"base", "sources"},
+    "views": {"base", "sources", "parse"},
     "mesh": {"base", "sources", "parse"},
-    "lint": {"base", "sources", "parse", "mesh"},
-    "report": {"base", "sources", "parse", "mesh", "lint"},
-    "fix": {"base", "sources", "parse", "mesh", "lint"},
-    "entry": {"base", "sources", "parse", "mesh", "lint", "report", "fix"},
+    "lint": {"base", "sources", "parse", "views", "mesh"},
+    "report": {"base", "sources", "parse", "views", "mesh", "lint"},
+    "fix": {"base", "sources", "parse", "views", "mesh", "lint"},
+    "entry": {"base", "sources", "parse", "views", "mesh", "lint", "report", "fix"},
 }
 PACKAGES = set(ALLOWED) - {"base", "entry"}
 RULE_API = {"egresslint.model", "egresslint.lint.rule", "egresslint.lint.edits"}

@@ -111,7 +111,10 @@ def test_egl114_names_the_reason_and_the_binding() -> None:
     texts = [f.message for f in found.values()]
     assert any("AttachmentDenied" in t for t in texts)
     assert any("UnsupportedTrafficType" in t for t in texts)
-    assert any("WaypointIsNotReady" in t for t in texts)
+    # a waypoint that does not exist is reported once, by EGL102 at the label to fix
+    assert not any("WaypointIsNotReady" in t for t in texts)
+    missing = _findings("EGL114/bad-not-bound", "EGL102")
+    assert [f.message.split(" uses ")[0] for f in missing] == ["ServiceEntry ml/wandb"]
     assert any("TargetNotFound" in t and "exists in namespace 'egress'" in t for t in texts)
     assert all(f.level == "warning" for f in found.values())
     refused = next(f for f in found.values() if "AttachmentDenied" in f.message)

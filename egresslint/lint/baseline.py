@@ -42,7 +42,7 @@ def _dotted(path: Iterable[Any]) -> str:
 def key(f: Finding) -> Key:
     if f.resource is None:
         return (f.rule_id, f.file.path, "", "", f.message)
-    return (f.rule_id, f.file.path, f.resource.ref, _dotted(f.path), "")
+    return (f.rule_id, f.file.path, f.resource.source_ref, _dotted(f.path), "")
 
 
 def entries(findings: Iterable[Finding]) -> list[dict[str, Any]]:

@@ -50,6 +50,9 @@ CLI_KEYS = {
     "exclude": "exclude",
     "select": "select",
     "ignore": "ignore",
+    "render": "render",
+    "render_remote": "render-remote",
+    "default_excludes": "default-excludes",
 }
 DEFAULTS: dict[str, Any] = {
     "istio-version": engine.DEFAULT_ISTIO_VERSION,
@@ -57,6 +60,15 @@ DEFAULTS: dict[str, Any] = {
     "namespace": "default",
     "fail-on": "warning",
     "exclude": [],
+    "render": "auto",
+    "render-remote": False,
+    "kustomize": None,
+    "render-timeout": 120,
+    "default-excludes": True,
+    "views": {},
+    "complete": False,
+    "external": {},
+    "helm": {},
     "select": [],
     "ignore": [],
 }
@@ -110,12 +122,26 @@ class Effective:
 
     def options(self, paths: list[str]) -> engine.Options:
         enabled = [rid for rid, st in self.rules.items() if st.enabled.value]
+        views = self.value("views")
         return engine.Options(
             paths=paths,
             excludes=list(self.value("exclude")),
             default_namespace=self.value("namespace"),
             mode=self.value("mode"),
             istio_version=self.value("istio-version"),
+            render=self.value("render"),
+            render_remote=bool(self.value("render-remote")),
+            kustomize=self.value("kustomize"),
+            render_timeout=float(self.value("render-timeout")),
+            default_excludes=bool(self.value("default-excludes")),
+            views={name: list(_view_paths(v)) for name, v in views.items()},
+            complete_views=[
+                n for n, v in views.items() if isinstance(v, dict) and v.get("complete")
+            ],
+            complete=bool(self.value("complete")),
+            external_gateways=list(self.value("external").get("gateways", [])),
+            helm=self.value("helm").get("command"),
+            helm_releases=list(self.value("helm").get("releases", [])),
             select=enabled,
             ignore=[rid for rid in self.rules if rid not in enabled],
             levels={
@@ -375,6 +401,10 @@ def resolve(cli: Mapping[str, Any], cwd: str | None = None) -> Effective:
             settings[key] = Setting(data[key], file.where((key,)))
     if file is not None and data.get("exclude"):
         settings["exclude"].value = [_rebase(g, file.folder, cwd) for g in data["exclude"]]
+    if file is not None and data.get("views"):
+        settings["views"].value = _views_from(data["views"], file.folder)
+    if file is not None and data.get("helm", {}).get("releases"):
+        settings["helm"].value = _helm_from(data["helm"], file.folder)
     given = {CLI_KEYS[k]: v for k, v in cli.items() if k in CLI_KEYS and _cli_given(v)}
     _apply_cli(settings, given, cli)
     rules = {r.id: _rule_state(r, file, given) for r in all_rules()}
@@ -407,6 +437,32 @@ def _apply_cli(settings: dict[str, Setting], given: dict[str, Any], cli: Mapping
             settings[key] = Setting(
                 list(value) if isinstance(value, tuple) else value, COMMAND_LINE
             )
+
+
+def _view_paths(view: Any) -> list[str]:
+    return list(view["paths"] if isinstance(view, dict) else view)
+
+
+def _views_from(views: Mapping[str, Any], folder: str) -> dict[str, Any]:
+    """Views with their folders made absolute (they are relative to the configuration file)."""
+    out: dict[str, Any] = {}
+    for name, view in views.items():
+        paths = [os.path.normpath(os.path.join(folder, p)) for p in _view_paths(view)]
+        out[name] = {**view, "paths": paths} if isinstance(view, dict) else paths
+    return out
+
+
+def _helm_from(helm: Mapping[str, Any], folder: str) -> dict[str, Any]:
+    """Releases with their chart and values paths made absolute."""
+
+    def absolute(path: str) -> str:
+        return os.path.normpath(os.path.join(folder, path))
+
+    releases = [
+        {**r, "chart": absolute(r["chart"]), "values": [absolute(v) for v in r.get("values", [])]}
+        for r in helm.get("releases", [])
+    ]
+    return {**helm, "releases": releases}
 
 
 def _rebase(glob: str, folder: str, cwd: str) -> str:

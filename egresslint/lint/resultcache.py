@@ -76,7 +76,9 @@ class RunCache:
 
     ``settings``: every effective option of the run, as plain data (the engine passes its
     options as a dict; this module knows nothing of their shape); ``rule_ids``: the enabled
-    rules; ``default_ns``: the namespace the parse gives resources without one."""
+    rules; ``default_ns``: the namespace the parse gives resources without one; ``extra``:
+    what else the report depends on (the keys of the renders, which cover files that are not
+    inputs, such as a generator's .env file)."""
 
     def __init__(
         self,
@@ -85,11 +87,13 @@ class RunCache:
         default_ns: str,
         inputs: tuple[list[Input | Skipped], list[_Job]],
         base: str,
+        extra: bytes = b"",
     ) -> None:
         opts = _options_text(settings, rule_ids, base)
         slot = hashlib.blake2b(opts + code_digest(), digest_size=16).hexdigest()
         self.path = cache.folder() / "runs-v3" / slot
         digest = hashlib.blake2b(FORMAT + code_digest() + opts, digest_size=32)
+        digest.update(len(extra).to_bytes(8, "little") + extra)  # what renders read
         items, jobs = inputs
         by_index = iter(jobs)
         for item in items:

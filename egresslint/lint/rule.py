@@ -62,15 +62,8 @@ class Rule:
     ) -> Finding:
         """A finding on ``resource`` at the field ``path`` (relative to the resource)."""
         full = (*resource.base_path, *path)
-        return Finding(
-            self.id,
-            message,
-            resource.file,
-            resource.locate(path),
-            resource,
-            full,
-            tuple(related),
-        )
+        file, span = resource.place(path)
+        return Finding(self.id, message, file, span, resource, full, tuple(related))
 
     def problems(self) -> list[str]:
         """Why this metadata is not acceptable (empty when it is)."""

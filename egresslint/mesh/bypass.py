@@ -270,7 +270,7 @@ def _refused(graph: MeshGraph, gw: Resource, home: str) -> str | None:
 
 def binding_problem(graph: MeshGraph, res: Resource) -> BindingProblem | None:
     """Why ``res`` certainly has no effective waypoint, or None when it has one (or it cannot
-    be told, as for a waypoint that lives outside a repository holding no waypoints)."""
+    be told: the waypoint's namespace is not in the view, or it is declared external)."""
     b = graph.binding(res)
     if b is None:
         return BindingProblem(
@@ -285,7 +285,7 @@ def binding_problem(graph: MeshGraph, res: Resource) -> BindingProblem | None:
         )
     gw = graph.get("Gateway", b.namespace, b.name)
     if gw is None:
-        if not graph.waypoints():
+        if graph.gateway_status(b.namespace, b.name) != "missing":
             return None
         return BindingProblem(
             f"names waypoint '{b.name}', but no Gateway of that name exists in namespace "

@@ -96,18 +96,35 @@ def _workload(res: Resource) -> Workload | None:
     return Workload(res, labels, str(sa), spec.get("hostNetwork") is True, path)
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What a view says about the mesh beyond its own resources.
+
+    A view rarely holds the whole mesh: an application repository binds to a waypoint that
+    the platform repository defines. A reference into a namespace the view does not contain
+    at all (no Namespace object, no resource in it) cannot be judged, unless the view is
+    declared ``complete`` or the referenced Gateway is declared to live elsewhere."""
+
+    complete: bool = False
+    external_gateways: frozenset[str] = frozenset()  # "namespace/name"
+
+
 class MeshGraph:
-    """Indexes and links over every resource of one run."""
+    """Indexes and links over every resource of one view."""
 
     def __init__(
         self,
         resources: Iterable[Resource],
         mode: str | None = None,
         values: Iterable[ValuesDoc] = (),
+        scope: Scope = Scope(),
     ) -> None:
-        self.resources: list[Resource] = list(resources)
+        self.duplicates: list[tuple[Resource, Resource]] = []  # (first, later): same key
+        self.resources: list[Resource] = self._first_of_each(resources)
         self._values: list[ValuesDoc] = list(values)
         self.mode_override = mode
+        self.scope = scope
+        self._namespaces: set[str] = set()  # with a Namespace object or any resource in them
         self._edges: list[tuple[Resource, Resource, str]] = []  # (source, target, rel)
         self._in: dict[tuple[Resource, str], list[Resource]] = defaultdict(list)
         self._nx: nx.MultiDiGraph | None = None
@@ -127,9 +144,25 @@ class MeshGraph:
         self._waypoints = None  # computed on first use, once every edge is in
 
     # ---- building -------------------------------------------------------------------------
+    def _first_of_each(self, resources: Iterable[Resource]) -> list[Resource]:
+        """The resources, without later definitions of a kind/namespace/name whose content
+        differs from the first (EGL006 reports those). Identical copies stay: each copy
+        carries whatever defect the object has, and each is a line to fix."""
+        first: dict[tuple[str, str, str], Resource] = {}
+        kept = []
+        for res in resources:
+            seen = first.setdefault(res.key, res)
+            if seen is not res:
+                self.duplicates.append((seen, res))
+                if seen.body != res.body:
+                    continue
+            kept.append(res)
+        return kept
+
     def _index(self, res: Resource) -> None:
         self._by_kind[res.kind].append(res)
         self._by_key.setdefault(res.key, res)
+        self._namespaces.add(res.name if res.kind == "Namespace" else res.namespace)
         self._by_ns_kind[(res.namespace, res.kind)].append(res)
         if res.kind == "ServiceEntry":
             for host in self.se_hosts(res):
@@ -223,6 +256,20 @@ class MeshGraph:
 
     def namespace(self, name: str) -> Resource | None:
         return self._by_key.get(("Namespace", "", name))
+
+    def knows_namespace(self, name: str) -> bool:
+        """Whether the view holds namespace ``name`` (its Namespace object or any resource in
+        it), or is declared complete: only then can a missing object there be judged."""
+        return self.scope.complete or name in self._namespaces
+
+    def gateway_status(self, namespace: str, name: str) -> str:
+        """``present``; ``external`` (declared to live elsewhere); ``unknown`` (its namespace
+        is not in the view); or ``missing``."""
+        if self.get("Gateway", namespace, name) is not None:
+            return "present"
+        if f"{namespace}/{name}" in self.scope.external_gateways:
+            return "external"
+        return "missing" if self.knows_namespace(namespace) else "unknown"
 
     def namespace_labels(self, name: str) -> dict[str, str]:
         ns = self.namespace(name)

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..model import Path, Resource, as_list, as_map, enumerate_maps
 from . import istio
-from .graph import AGENTGATEWAY_WAYPOINTS, ISTIO_WAYPOINT, ZTUNNEL_EGRESS, MeshGraph
+from .graph import AGENTGATEWAY_WAYPOINTS, ISTIO_WAYPOINT, ZTUNNEL_EGRESS, Binding, MeshGraph
 
 AGW_POLICY_KINDS = ("AgentgatewayPolicy", "EnterpriseAgentgatewayPolicy")
 ROOT_NAMESPACE = "istio-system"
@@ -97,6 +97,17 @@ def agw_targets(graph: MeshGraph, policy: Resource) -> list[Resource]:
             if found is not None:
                 out.append(found)
     return out
+
+
+def ztunnel_namespace_unstated(graph: MeshGraph, binding: Binding) -> bool:
+    """With ``--mode solo-ztunnel-egress`` and no Gateway in the view, a binding that does
+    not name istio-system: EGL403 reports it (the gateway's single home), not EGL102."""
+    return (
+        graph.mode_override == ZTUNNEL_EGRESS
+        and not graph.of_kind("Gateway")
+        and binding.namespace != ROOT_NAMESPACE
+        and binding.owner.namespace != ROOT_NAMESPACE
+    )
 
 
 def label_path(res: Resource, label: str) -> Path:

@@ -71,8 +71,10 @@ class ParseCache:
         self.root = root
 
     @classmethod
-    def open(cls) -> ParseCache | None:
-        root = folder() / "v2"
+    def open(cls, name: str = "v2") -> ParseCache | None:
+        """The store in ``folder()/name`` (``v2``: parsed files; other stores, such as
+        rendered kustomizations, keep their own packs beside it)."""
+        root = folder() / name
         try:
             root.mkdir(parents=True, exist_ok=True)
         except OSError:

@@ -29,5 +29,6 @@ def render(run: RunResult) -> str:
                 f"title={_escape_property(f.rule_id)}",
             ]
         )
-        lines.append(f"::{_COMMAND[f.level]} {props}::{_escape_data(f.message)}")
+        views = f" (views: {', '.join(f.views)})" if f.views else ""
+        lines.append(f"::{_COMMAND[f.level]} {props}::{_escape_data(f.message + views)}")
     return "".join(line + "\n" for line in lines)

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ..lint.engine import RunResult
-from ..model import Finding, Span
+from ..model import Finding, Related, Span
 
 
 def _span(span: Span) -> dict[str, int]:
@@ -27,16 +27,19 @@ def finding_obj(f: Finding) -> dict[str, Any]:
         "region": _span(f.span),
         "resource": f.resource.ref if f.resource else None,
         "fieldPath": [p for p in f.path],
-        "related": [
-            {
-                "resource": r.resource.ref,
-                "file": r.resource.file.path,
-                "region": _span(r.resource.locate(r.path[len(r.resource.base_path) :])),
-                "message": r.message,
-            }
-            for r in f.related
-        ],
+        "related": [_related(r) for r in f.related],
         "suppressed": f.suppressed,
+        **({"views": list(f.views)} if f.views else {}),
+    }
+
+
+def _related(r: Related) -> dict[str, Any]:
+    file, span = r.place()
+    return {
+        "resource": r.resource.ref,
+        "file": file.path,
+        "region": _span(span),
+        "message": r.message,
     }
 
 
@@ -53,6 +56,11 @@ def render(run: RunResult) -> str:
         "findings": [finding_obj(f) for f in run.findings],
         "skipped": [{"file": s.shown, "reason": s.why} for s in run.skipped],
         "notifications": run.notifications,
+        "views": [
+            {"name": v.name, "kind": v.kind, "files": v.files, "resources": v.resources}
+            for v in run.views
+        ],
+        **({"renderer": run.renderer} if run.renderer else {}),
         "internalErrors": run.internal_errors,
     }
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

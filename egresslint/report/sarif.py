@@ -188,11 +188,11 @@ def _text(text: str) -> dict[str, Any]:
 
 
 def _related(index: int, rel: Related) -> dict[str, Any]:
-    res = rel.resource
+    file, span = rel.place()
     return _maker(om.Location)(
         id=index,
-        physical_location=_physical(res.file.path, res.locate(rel.path[len(res.base_path) :])),
-        message=_text(f"{res.ref}: {rel.message}"),
+        physical_location=_physical(file.path, span),
+        message=_text(f"{rel.resource.ref}: {rel.message}"),
     )
 
 
@@ -219,6 +219,7 @@ def result(finding: Finding, rule_index: int) -> dict[str, Any]:
         partial_fingerprints={FINGERPRINT_KEY: fingerprint(finding)},
         related_locations=related,
         suppressions=suppressions,
+        properties={"views": list(finding.views)} if finding.views else None,
     )
 
 
@@ -265,6 +266,9 @@ def build(
 
 def _invocation(run: RunResult, notes: list[str]) -> om.Invocation:
     inv = om.Invocation(execution_successful=not run.internal_errors)
+    props = _run_properties(run)
+    if props:
+        inv.properties = props
     messages = [om.Notification(message=_message(n), level="note") for n in notes]
     messages += [
         om.Notification(message=_message(f"{s.shown}: {s.why}"), level="note") for s in run.skipped
@@ -273,6 +277,19 @@ def _invocation(run: RunResult, notes: list[str]) -> om.Invocation:
     if messages:
         inv.tool_execution_notifications = messages
     return inv
+
+
+def _run_properties(run: RunResult) -> dict[str, Any]:
+    """The views the run built and the engine that rendered them, when it built several."""
+    props: dict[str, Any] = {}
+    if run.renderer:
+        props["renderer"] = run.renderer
+    if len(run.views) > 1 or any(v.kind != "default" for v in run.views):
+        props["views"] = [
+            {"name": v.name, "kind": v.kind, "files": v.files, "resources": v.resources}
+            for v in run.views
+        ]
+    return props
 
 
 COMPACT_ABOVE = 1000  # results; json's indenting encoder is pure Python, 5x slower

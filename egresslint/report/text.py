@@ -31,6 +31,8 @@ def _line(f: Finding, names: dict[str, str], color: bool) -> str:
     level = click.style(f.level, fg=_COLORS[f.level], bold=True) if color else f.level
     where = f"{f.file.path}:{f.span.line}:{f.span.col}"
     suffix = f" [{names.get(f.rule_id, '')}]"
+    if f.views:
+        suffix += f" (views: {', '.join(f.views)})"
     if f.suppressed is not None:
         suffix += f" (suppressed: {f.suppressed})"
     return f"{where}: {level} {f.rule_id} {f.message}{suffix}"
@@ -48,19 +50,38 @@ def render(run: RunResult, color: bool = False) -> str:
         out.append(_line(f, names, color))
         out.extend(_snippet(f))
         for rel in f.related:
-            res = rel.resource
-            span = res.locate(rel.path[len(res.base_path) :])
-            out.append(
-                f"      related: {res.file.path}:{span.line}:{span.col}: {res.ref}: {rel.message}"
-            )
+            file, span = rel.place()
+            where = f"{file.path}:{span.line}:{span.col}"
+            out.append(f"      related: {where}: {rel.resource.ref}: {rel.message}")
     for s in run.skipped:
         out.append(f"{s.shown}: skipped: {s.why}")
     for note in run.notifications:
         out.append(f"note: {note}")
+    out.extend(views_lines(run))
     for err in run.internal_errors:
         out.append(f"internal error: {err} (please report this as a bug)")
     out.append(_summary(run, tags))
     return "\n".join(out) + "\n"
+
+
+def views_lines(run: RunResult) -> list[str]:
+    """Which views the run built (when not just the one default view) and with what."""
+    if len(run.views) <= 1 and all(v.kind == "default" for v in run.views):
+        return []
+    parts = [f"{v.name} ({_view_size(v.kind, v.files, v.resources)})" for v in run.views]
+    out = [f"views: {', '.join(parts)}"]
+    if run.renderer:
+        out.append(f"rendered with {run.renderer}")
+    return out
+
+
+def _view_size(kind: str, files: int, resources: int) -> str:
+    what = {"config": "configured", "folder": "folder", "entry point": "entry point"}.get(
+        kind, kind
+    )
+    what = "" if kind == "default" else what
+    size = f"{resources} resource(s)" if kind in ("kustomize", "helm") else f"{files} file(s)"
+    return f"{what}, {size}" if what else size
 
 
 def _summary(run: RunResult, tags: dict[str, str]) -> str:
