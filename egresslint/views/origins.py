@@ -22,6 +22,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -102,11 +103,18 @@ def _annotations(res: Resource) -> dict[str, Any] | None:
     return notes if isinstance(notes, dict) else None
 
 
-def _yaml_map(text: Any) -> dict[str, Any]:
+@lru_cache(maxsize=4096)
+def _annotation_value(text: str) -> Any:
+    """An annotation's YAML value (renders repeat the same transformer list for every
+    resource: each text is read once, with the C loader)."""
     try:
-        data = yaml.safe_load(text) if isinstance(text, str) else None
+        return yaml.load(text, Loader=yaml.CSafeLoader)
     except yaml.YAMLError:
-        return {}
+        return None
+
+
+def _yaml_map(text: Any) -> dict[str, Any]:
+    data = _annotation_value(text) if isinstance(text, str) else None
     return data if isinstance(data, dict) else {}
 
 
@@ -114,20 +122,23 @@ def _chain(
     text: Any, wrapper: str, kustomizations: Mapping[str, Kustomization]
 ) -> list[Kustomization]:
     """The kustomizations that transformed the resource, innermost first."""
-    try:
-        steps = yaml.safe_load(text) if isinstance(text, str) else None
-    except yaml.YAMLError:
-        return []
+    steps = _annotation_value(text) if isinstance(text, str) else None
     out: list[Kustomization] = []
     for step in steps if isinstance(steps, list) else []:
         where = step.get("configuredIn") if isinstance(step, dict) else None
         if not isinstance(where, str):
             continue
-        folder = os.path.dirname(os.path.realpath(os.path.join(wrapper, where)))
-        k = kustomizations.get(folder)
+        k = kustomizations.get(os.path.dirname(_resolve(wrapper, where)))
         if k is not None and k not in out:
             out.append(k)
     return out
+
+
+@lru_cache(maxsize=65536)
+def _resolve(wrapper: str, relative: str) -> str:
+    """A path of an annotation (relative to the render's wrapper folder), resolved once: the
+    same kustomizations and files recur in every resource of a render."""
+    return os.path.realpath(os.path.join(wrapper, relative))
 
 
 def _origin(
@@ -141,7 +152,7 @@ def _origin(
     path = found.get("path")
     source = None
     if isinstance(path, str) and not found.get("repo"):
-        parsed = sources.file(os.path.realpath(os.path.join(wrapper, path)))
+        parsed = sources.file(_resolve(wrapper, path))
         source = _source_resource(res, parsed.resources if parsed else [])
     if source is not None:
         return KustomizeOrigin(res, source.file, source, chain, sources)
@@ -166,7 +177,7 @@ def _generated(
     where = found.get("configuredIn")
     maker = entry
     if isinstance(where, str):
-        folder = os.path.dirname(os.path.realpath(os.path.join(wrapper, where)))
+        folder = os.path.dirname(_resolve(wrapper, where))
         maker = next((k for k in chain if k.folder == folder), entry)
     return maker.source, None, [maker, *(k for k in chain if k is not maker)]
 
