@@ -343,3 +343,54 @@ def test_a_configured_release_is_rendered_and_placed_in_its_template(tmp_path: P
     assert [(f.file.path.rsplit("/", 2)[-1], f.span.line) for f in missing] == [("se.yaml", 6)]
     assert missing[0].message.startswith("ServiceEntry egress/pay-stripe ")
     assert not any("Helm chart" in n for n in result.notifications)
+
+
+@needs_kustomize
+def test_fix_leaves_rendered_resources_to_a_person(tmp_path: Path) -> None:
+    gateway = (
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n  name: agw\n"
+        "spec:\n  gatewayClassName: enterprise-agentgateway-waypoint\n"
+        "  listeners: [{name: mesh, port: 15008, protocol: HBONE}]\n"
+    )
+    _write(
+        tmp_path,
+        {
+            "base/kustomization.yaml": "resources: [gw.yaml]\n",
+            "base/gw.yaml": gateway,
+            "prod/kustomization.yaml": "namespace: egress\nresources: [../base]\n",
+        },
+    )
+    out = CliRunner().invoke(cli, ["fix", "--write", str(tmp_path)])
+    assert "Traceback" not in out.output
+    assert out.exit_code == 1 and "rendered resource" in out.stderr
+    assert (tmp_path / "base" / "gw.yaml").read_text() == gateway
+
+
+def test_views_and_external_gateways_come_from_the_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(REPOS / "clean-config-views", tmp_path / "repo")
+    config = tmp_path / "repo" / ".egresslint.yaml"
+    config.write_text(
+        "views:\n  prod: [clusters/prod, platform]\n"
+        "  staging: {paths: [clusters/staging, platform], complete: true}\n"
+    )
+    monkeypatch.chdir(tmp_path / "repo")
+    code, report = _cli(".")
+    assert code == 0 and report["findings"] == []
+    assert [v["name"] for v in report["views"]] == ["prod", "staging"]
+    config.write_text("external:\n  gateways: [istio-egress/egress-waypoint]\n")
+    code, report = _cli("clusters/prod")
+    assert code == 0 and report["findings"] == []  # the platform waypoint is declared
+    code, report = _cli("--config", str(config), "clusters/prod", "--fail-on", "note")
+    assert code == 0
+
+
+def test_a_wrong_view_in_the_configuration_names_its_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".egresslint.yaml").write_text("views:\n  prod: 3\n")
+    (tmp_path / "a.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n")
+    monkeypatch.chdir(tmp_path)
+    out = CliRunner().invoke(cli, ["check", "."])
+    assert out.exit_code == 2 and ".egresslint.yaml:2: views.prod" in out.stderr

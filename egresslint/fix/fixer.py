@@ -99,6 +99,12 @@ def fix_function(rule_id: str) -> Any:
     return None
 
 
+RENDERED = (
+    "the finding is on a rendered resource (kustomize or Helm): change the source by hand, "
+    "at the line the finding names"
+)
+
+
 def plan(options: engine.Options) -> FixReport:
     """Lint with every rule, then compute the changes of the selected fixable rules."""
     everything = engine.Options(**{**vars(options), "select": [], "ignore": []})
@@ -110,6 +116,11 @@ def plan(options: engine.Options) -> FixReport:
     seen: set[tuple[str, int, Any, str]] = set()
     for finding in result.findings:
         if finding.rule_id not in wanted or finding.suppressed is not None:
+            continue
+        if finding.resource is not None and finding.resource.origin is not None:
+            # a rendered resource: the field may come from a base, a patch or a transformer
+            if (finding.file.path, RENDERED) not in report.refused:
+                report.refused.append((finding.file.path, RENDERED))
             continue
         edits = _edits_for(finding)
         report.unfixable += not edits

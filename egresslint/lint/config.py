@@ -30,6 +30,7 @@ from ..model import PosDict, PosList, locate
 from ..packaged import package_dir
 from ..parse.loader import load_single
 from ..parse.yamlbuild import Unlintable
+from ..sources.discover import CONFIG_FILES
 from . import engine
 from .registry import all_rules, find
 from .rule import TAGS, Rule
@@ -37,7 +38,7 @@ from .rule import TAGS, Rule
 if TYPE_CHECKING:  # jsonschema is imported only when a configuration file is checked
     from jsonschema import ValidationError
 
-CONFIG_NAMES = (".egresslint.yaml", ".egresslint.yml")
+CONFIG_NAMES = CONFIG_FILES
 PYPROJECT = "pyproject.toml"
 DEFAULT = "default"
 COMMAND_LINE = "command line"

@@ -6,7 +6,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import runtime
 from ..mesh import modes
@@ -14,12 +14,14 @@ from ..mesh.graph import MeshGraph, Scope
 from ..model import Finding, Resource
 from ..parse import loader, parallel
 from ..sources.discover import STDIN, Input, Skipped, discover
-from ..views import helm
 from ..views.assemble import Configured, View
 from ..views.build import Built, Output, Plans, Settings, build, plan, render_all
 from . import resultcache, rulesplit, suppress
 from .registry import all_rules
 from .rule import LEVEL_RANK, Context, Rule
+
+if TYPE_CHECKING:
+    from ..views import helm
 
 DEFAULT_ISTIO_VERSION = "1.30"
 
@@ -132,6 +134,8 @@ def view_settings(options: Options) -> Settings:
 
 
 def _release(entry: Mapping[str, Any], base: str, namespace: str) -> helm.Release:
+    from ..views import helm
+
     chart = os.path.realpath(os.path.join(base, str(entry["chart"])))
     values = tuple(os.path.realpath(os.path.join(base, str(v))) for v in entry.get("values", []))
     name = str(entry.get("name") or os.path.basename(chart))
@@ -242,7 +246,7 @@ def run(
     plain, rendered = parsed[: len(parsed) - len(jobs)], parsed[len(parsed) - len(jobs) :]
     inputs = [item for item in prepared.items if isinstance(item, Input)]
     built = build(
-        [(os.path.realpath(i.real), p) for i, p in zip(inputs, plain, strict=True)],
+        [(i.real, p) for i, p in zip(inputs, plain, strict=True)],
         prepared.plans,
         _with_outputs(outputs, rendered),
         settings,

@@ -22,6 +22,8 @@ from .ignore import Chain, GitIgnores, descend, ignored
 YAML_SUFFIXES = (".yaml", ".yml")
 STDIN = "-"
 DEFAULT_EXCLUDED_FOLDERS = frozenset({"node_modules", "vendor"})
+CONFIG_FILES = (".egresslint.yaml", ".egresslint.yml")  # egresslint's own: never linted
+KUSTOMIZATION = "Kustomization"  # kustomize's third file name: YAML without the suffix
 CHART_FILE = "Chart.yaml"
 CHART_TEMPLATES = "templates"
 
@@ -120,11 +122,17 @@ def _walk(root: str, walk: _Walk) -> Iterator[Input | Skipped | Chart]:
             if _is_folder(entry):
                 if _enters(entry.name, child, chart, chain, walk):
                     folders.append((entry.path, child, descend(chain, entry.name)))
-            elif entry.name.endswith(YAML_SUFFIXES) and not (
-                chain and ignored(chain, entry.name, False)
-            ):
+            elif _reads(entry.name, chain):
                 yield from _entry(entry, device, child, walk.roots, walk.excludes)
         pending.extend(reversed(folders))
+
+
+def _reads(name: str, chain: Chain | None) -> bool:
+    """Whether a walk reads the file ``name``: YAML, not egresslint's own configuration,
+    not ignored by git."""
+    if not (name.endswith(YAML_SUFFIXES) or name == KUSTOMIZATION) or name in CONFIG_FILES:
+        return False
+    return not (chain and ignored(chain, name, False))
 
 
 def _enters(name: str, shown: str, chart: bool, chain: Chain | None, walk: _Walk) -> bool:

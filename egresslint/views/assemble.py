@@ -153,15 +153,13 @@ def split_roots(units: Sequence[Unit]) -> set[str]:
     """Sibling folders (shown paths) that define the same kind/namespace/name: each is a
     view of its own. Two files in one folder defining the same object stay together (a
     duplicate, reported as such)."""
-    owners: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    first: dict[tuple[str, str, str], str] = {}
+    roots: set[str] = set()
     for unit in units:
         for res in unit.resources:
-            if unit.shown not in owners[res.key]:
-                owners[res.key].append(unit.shown)
-    roots: set[str] = set()
-    for paths in owners.values():
-        for other in paths[1:]:
-            roots.update(_siblings(paths[0], other))
+            seen = first.setdefault(res.key, unit.shown)
+            if seen != unit.shown:
+                roots.update(_siblings(seen, unit.shown))
     return roots
 
 

@@ -14,14 +14,20 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import TYPE_CHECKING
 
 from ..model import Finding, Resource, SourceFile, Span
 from ..parse.loader import ParsedFile
 from ..sources.discover import display_path
-from . import apps, helm, render, tools
 from .assemble import Configured, Unit, View, assemble, plain_unit
-from .kustomize import Kustomization, boundary, repository_root
-from .origins import Sources, adopt
+from .kustomize import Kustomization, boundary, find_folders, repository_root
+
+if TYPE_CHECKING:  # the engines' modules load only when there is something to render
+    from . import apps, helm, render, tools
+    from .origins import Sources
+
+CHART_FILE = "Chart.yaml"
+DEFAULT_TIMEOUT = 120.0  # seconds per render
 
 RENDER_FAILED = "EGL005"
 
@@ -35,7 +41,7 @@ class Settings:
     kustomize: str | None = None  # the command, else kustomize build / kubectl kustomize
     helm_command: str | None = None  # the helm command, else helm
     releases: tuple[helm.Release, ...] = ()
-    timeout: float = tools.DEFAULT_TIMEOUT
+    timeout: float = DEFAULT_TIMEOUT
     configured: tuple[Configured, ...] = ()
     complete: bool = False
     default_ns: str = "default"
@@ -100,10 +106,13 @@ class Built:
 # ---- planning and rendering -------------------------------------------------------------------
 def plan(files: Sequence[str], settings: Settings) -> Plans:
     """The renders the linted ``files`` (real paths) call for."""
-    plans = Plans(charts=helm.chart_folders(files))
+    charts = (os.path.dirname(os.path.realpath(f)) for f in files if f.endswith(CHART_FILE))
+    plans = Plans(charts=list(dict.fromkeys(charts)))
     if settings.render == "never":
         return plans
-    folders = render.find_folders(files)
+    folders = find_folders(files)
+    if folders or settings.releases:
+        from . import helm, render, tools
     if folders:
         tool = tools.find_kustomize(settings.kustomize, settings.use_cache)
         shown = [(f, settings.shown(f)) for f in folders]
@@ -116,6 +125,10 @@ def plan(files: Sequence[str], settings: Settings) -> Plans:
 
 
 def render_all(plans: Plans, settings: Settings) -> list[Output]:
+    if plans.kustomize is None and not plans.releases:
+        return []
+    from . import helm, render
+
     out: list[Output] = []
     k = plans.kustomize
     if k is not None and k.tool is not None:
@@ -137,10 +150,11 @@ def build(
     outputs: Sequence[tuple[Output, ParsedFile | None]],
     settings: Settings,
 ) -> Built:
-    """``plain``: (real path, parsed) of every linted input; ``outputs``: each render with its
+    """``plain``: (path, parsed) of every linted input; ``outputs``: each render with its
     parsed output (None when it failed)."""
     entries = _entry_points(plain, settings)
     k = plans.kustomize
+    plain = _resolved(plain, bool(k or entries or settings.configured))
     notes = _chart_notes(plans, settings)
     if k is not None and k.tool is None:
         units = [plain_unit(real, p) for real, p in plain]
@@ -148,6 +162,8 @@ def build(
         return Built(views, notes=[_no_engine(k), *notes])
     included = k.included_files() if k is not None else set()
     units = [plain_unit(real, p) for real, p in plain if real not in included]
+    from .origins import Sources
+
     sources = Sources(
         {real: p for real, p in plain}, partial(_shown, settings), settings.default_ns
     )
@@ -161,6 +177,13 @@ def build(
     return built
 
 
+def _resolved(plain: Sequence[tuple[str, ParsedFile]], real: bool) -> list[tuple[str, ParsedFile]]:
+    """Paths as views compare them: real paths (symlinks resolved, as kustomize and entry
+    points name them) when something is matched by folder, else absolute (no system call)."""
+    resolve = os.path.realpath if real else os.path.abspath
+    return [(path if path == "-" else resolve(path), parsed) for path, parsed in plain]
+
+
 def _shown(settings: Settings, real: str) -> str:
     return settings.shown(real)
 
@@ -168,12 +191,16 @@ def _shown(settings: Settings, real: str) -> str:
 def _entry_points(plain: Sequence[tuple[str, ParsedFile]], settings: Settings) -> list[apps.App]:
     kinds = ("Application", "Kustomization")
     candidates = [
-        (res, repository_root(real, settings.paths))
-        for real, parsed in plain
+        (res, repository_root(os.path.realpath(path), settings.paths))
+        for path, parsed in plain
         for res in parsed.resources
         if res.kind in kinds
     ]
-    return apps.find(candidates, settings.roots) if candidates else []
+    if not candidates:
+        return []
+    from . import apps
+
+    return apps.find(candidates, settings.roots)
 
 
 def _unit(output: Output, parsed: ParsedFile, plans: Plans, sources: Sources) -> Unit:
@@ -184,6 +211,8 @@ def _unit(output: Output, parsed: ParsedFile, plans: Plans, sources: Sources) ->
 
 
 def _kustomize_unit(r: render.Rendered, parsed: ParsedFile, plans: Plans, sources: Sources) -> Unit:
+    from .origins import adopt
+
     entry = r.plan.entry
     known = plans.kustomize.kustomizations if plans.kustomize is not None else {}
     resources = adopt(parsed.resources, r.wrapper, entry, known, sources)
@@ -195,6 +224,8 @@ def _kustomize_unit(r: render.Rendered, parsed: ParsedFile, plans: Plans, source
 
 
 def _helm_unit(h: helm.Rendered, parsed: ParsedFile) -> Unit:
+    from . import helm
+
     release = h.planned.release
     helm.adopt(parsed.resources, parsed.source.text, h, h.planned.shown)
     resources = [_in_namespace(res, release.namespace) for res in parsed.resources]

@@ -21,7 +21,6 @@ import hashlib
 import os
 import re
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .. import runtime
@@ -127,6 +126,8 @@ def render_all(
     done = {id(p): Rendered(p, found[p.key], cached=True) for p in todo if p.key in found}
     missing = [p for p in todo if id(p) not in done]
     if missing:
+        from concurrent.futures import ThreadPoolExecutor  # only when something renders
+
         workers = max(1, min(runtime.cpu_count(), len(missing)))
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for r in pool.map(lambda p: render_one(p, tool, timeout), missing):

@@ -75,6 +75,13 @@ class Kustomization:
         return self.doc.get(key) if isinstance(self.doc, dict) else None
 
 
+def find_folders(files: Iterable[str]) -> list[str]:
+    """Folders (real paths, in input order) of the kustomization files among ``files``
+    (discovery lists all three names kustomize reads)."""
+    found = (os.path.dirname(os.path.realpath(f)) for f in files if os.path.basename(f) in NAMES)
+    return list(dict.fromkeys(found))
+
+
 def kustomization_file(folder: str) -> str | None:
     """The kustomization file of ``folder``, if it has one (kustomize's own order)."""
     for name in NAMES:

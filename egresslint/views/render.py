@@ -21,13 +21,12 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .. import runtime
 from ..parse import cache
 from . import tools
-from .kustomize import Kustomization, Ref, inside, kustomization_file, read
+from .kustomize import Kustomization, Ref, inside, read
 
 FORMAT = b"egresslint-render-v1\n"
 WRAPPER = "kustomization.yaml"
@@ -94,12 +93,6 @@ class Planned:
 
 
 # ---- planning ----------------------------------------------------------------------------
-def find_folders(files: Iterable[str]) -> list[str]:
-    """Folders (real paths, in input order) holding a kustomization among those of ``files``."""
-    folders = dict.fromkeys(os.path.dirname(os.path.realpath(path)) for path in files)
-    return [f for f in folders if kustomization_file(f) is not None]
-
-
 def plan(
     folders: Sequence[tuple[str, str]],
     roots: Sequence[str],
@@ -261,6 +254,8 @@ def render_all(
 
 def _run_many(plans: list[Plan], tool: tools.Tool, timeout: float) -> list[Rendered]:
     workers = max(1, min(runtime.cpu_count(), len(plans)))
+    from concurrent.futures import ThreadPoolExecutor  # only when something renders
+
     with ThreadPoolExecutor(max_workers=workers) as pool:  # the work is in the child processes
         return list(pool.map(lambda p: render_one(p, tool, timeout), plans))
 
