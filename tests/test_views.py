@@ -394,3 +394,22 @@ def test_a_wrong_view_in_the_configuration_names_its_key(
     monkeypatch.chdir(tmp_path)
     out = CliRunner().invoke(cli, ["check", "."])
     assert out.exit_code == 2 and ".egresslint.yaml:2: views.prod" in out.stderr
+
+
+def test_the_engine_message_is_shown_without_the_wrapper(tmp_path: Path) -> None:
+    from egresslint.model import PosDict, SourceFile
+    from egresslint.views.kustomize import Kustomization
+    from egresslint.views.render import clean_error
+
+    k = Kustomization("/repo/overlays/prod", "overlays/prod", SourceFile("k.yaml"), PosDict())
+    wrapper, entry = "/tmp/egresslint-render-x1", "../../repo/overlays/prod"
+    kubectl = (
+        '"command failed" err=< accumulating resources: accumulation err=\'accumulating '
+        f"resources from '{entry}': '/repo/overlays/prod' must resolve to a file': recursed "
+        "accumulation of path '/repo/overlays/prod': no matches for Id ServiceEntry.v1 >"
+    )
+    assert clean_error(kubectl, wrapper, entry, k) == "no matches for Id ServiceEntry.v1"
+    standalone = f"Error: lstat /repo/overlays/prod/missing.yaml: no such file, in {wrapper}"
+    assert clean_error(standalone, wrapper, entry, k) == (
+        "lstat overlays/prod/missing.yaml: no such file, in overlays/prod"
+    )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -270,12 +271,26 @@ def render_one(p: Plan, tool: tools.Tool, timeout: float = tools.DEFAULT_TIMEOUT
         ran = tools.run(args, timeout=timeout)
     finally:
         shutil.rmtree(wrapper, ignore_errors=True)
-    return Rendered(p, ran.output, wrapper, _clean(ran.error, wrapper))
+    return Rendered(p, ran.output, wrapper, clean_error(ran.error, wrapper, entry, p.entry))
 
 
-def _clean(error: str, wrapper: str) -> str:
-    """The renderer's message without the private wrapper folder in it."""
-    return error.replace(wrapper + os.sep, "").replace(wrapper, "<render>")
+_COMMAND_FAILED = re.compile(r'^"command failed" err=<?\s*(.*?)\s*>?$', re.DOTALL)
+_WRAPPED = re.compile(
+    r"accumulating resources: accumulation err='accumulating resources from '[^']*': "
+    r"'[^']*' must resolve to a file': recursed accumulation of path '[^']*': "
+)
+
+
+def clean_error(error: str, wrapper: str, entry: str, k: Kustomization) -> str:
+    """kustomize's own message, without what the wrapper adds (kubectl's log framing, the
+    wrapper's accumulation of the entry point) and with the entry point's folder as reports
+    show it instead of absolute or wrapper-relative paths."""
+    found = _COMMAND_FAILED.match(error.strip())
+    text = _WRAPPED.sub("", found.group(1) if found else error.removeprefix("Error: "))
+    shown = k.shown if k.shown not in ("", ".") else "."
+    for path in (k.folder, os.path.join(wrapper, entry), entry, wrapper):
+        text = text.replace(path, shown)
+    return text.strip()
 
 
 def _pack(r: Rendered) -> bytes:
