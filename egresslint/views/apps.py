@@ -11,6 +11,13 @@ local folder defines a view, the way the controller applies that folder.
 
 The repository root is the git work tree that holds the entry point's file, else the linted
 folder that holds it. A path that leaves it, or does not exist, defines no view.
+
+Sources (the controllers' API documentation): Argo CD ``ApplicationDestination.Namespace``
+in ``pkg/apis/application/v1alpha1/types.go`` ("will only be set for namespace-scoped
+resources that have not set a value for .metadata.namespace"); Flux kustomize-controller
+``KustomizationSpec.TargetNamespace`` in ``api/v1/kustomization_types.go`` ("sets or
+overrides the namespace in the kustomization.yaml file", which kustomize's namespace
+transformer then sets on every namespaced resource).
 """
 
 from __future__ import annotations
