@@ -413,3 +413,37 @@ def test_the_engine_message_is_shown_without_the_wrapper(tmp_path: Path) -> None
     assert clean_error(standalone, wrapper, entry, k) == (
         "lstat overlays/prod/missing.yaml: no such file, in overlays/prod"
     )
+
+
+def test_odd_kustomizations_and_entry_points_end_in_findings(tmp_path: Path) -> None:
+    _write(
+        tmp_path,
+        {
+            "a/kustomization.yaml": "- just\n- a list\n",
+            "b/kustomization.yaml": "resources: 5\npatches: [{path: 7}, x]\nnamespace: [1]\n",
+            "c/kustomization.yaml": "resources: [../a]\nnamePrefix: {x: 1}\n",
+            "d/apps.yaml": (
+                "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: x}\n"
+                "spec:\n  source: [1, 2]\n  sources: {a: 1}\n  destination: 5\n---\n"
+                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\n"
+                "metadata: {name: f}\nspec: {path: 7, targetNamespace: [x]}\n"
+            ),
+        },
+    )
+    result = _run(tmp_path)
+    assert not result.internal_errors
+    where = sorted((f.file.path.rsplit("/", 2)[-2], f.rule_id) for f in result.findings)
+    assert where[0] == ("a", "EGL005") and "not a mapping" in result.findings[0].message
+    if tools.find_kustomize(None, use_cache=False) is not None:
+        assert ("b", "EGL005") in where  # kustomize's own refusal, quoted
+
+
+def test_a_release_that_names_no_chart_is_a_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".egresslint.yaml").write_text("helm:\n  releases:\n  - chart: charts/none\n")
+    (tmp_path / "a.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n")
+    monkeypatch.chdir(tmp_path)
+    out = CliRunner().invoke(cli, ["check", "."])
+    assert out.exit_code == 2
+    assert ".egresslint.yaml:3: helm.releases.0.chart: no Chart.yaml in charts/none" in out.stderr

@@ -322,7 +322,7 @@ def validate(config: FileConfig) -> None:
     if errors:
         path, message = _schema_message(errors[0])
         raise ConfigError(f"{config.where(path)}: {_dotted(path)}: {message}")
-    for path, message in _semantic_problems(config.data):
+    for path, message in (*_semantic_problems(config.data), *_helm_problems(config)):
         raise ConfigError(f"{config.where(path)}: {_dotted(path)}: {message}")
 
 
@@ -347,6 +347,17 @@ def _semantic_problems(data: Mapping[str, Any]) -> Iterable[tuple[KeyPath, str]]
             yield ("rules", key), f"unknown rule or tag {key!r} (see 'egresslint rules')"
         elif "params" in entry:
             yield from _param_problems(key, entry["params"])
+
+
+def _helm_problems(config: FileConfig) -> Iterable[tuple[KeyPath, str]]:
+    """Releases whose chart or values files are not there (paths are relative to the file)."""
+    for i, release in enumerate(config.data.get("helm", {}).get("releases", [])):
+        chart = os.path.join(config.folder, release["chart"])
+        if not os.path.isfile(os.path.join(chart, "Chart.yaml")):
+            yield ("helm", "releases", i, "chart"), f"no Chart.yaml in {release['chart']}"
+        for j, values in enumerate(release.get("values", [])):
+            if not os.path.isfile(os.path.join(config.folder, values)):
+                yield ("helm", "releases", i, "values", j), f"no such file: {values}"
 
 
 def _type_name(value: Any) -> str:

@@ -277,7 +277,7 @@ def render_one(p: Plan, tool: tools.Tool, timeout: float = tools.DEFAULT_TIMEOUT
 _COMMAND_FAILED = re.compile(r'^"command failed" err=<?\s*(.*?)\s*>?$', re.DOTALL)
 _WRAPPED = re.compile(
     r"accumulating resources: accumulation err='accumulating resources from '[^']*': "
-    r"'[^']*' must resolve to a file': recursed accumulation of path '[^']*': "
+    r"'[^']*' must resolve to a file': (?:recursed accumulation of path '[^']*': )?"
 )
 
 
@@ -286,7 +286,10 @@ def clean_error(error: str, wrapper: str, entry: str, k: Kustomization) -> str:
     wrapper's accumulation of the entry point) and with the entry point's folder as reports
     show it instead of absolute or wrapper-relative paths."""
     found = _COMMAND_FAILED.match(error.strip())
-    text = _WRAPPED.sub("", found.group(1) if found else error.removeprefix("Error: "))
+    text = found.group(1) if found else error.removeprefix("Error: ")
+    if len(text) > 1 and text[0] == text[-1] == '"':
+        text = text[1:-1]
+    text = _WRAPPED.sub("", text)
     shown = k.shown if k.shown not in ("", ".") else "."
     for path in (k.folder, os.path.join(wrapper, entry), entry, wrapper):
         text = text.replace(path, shown)
