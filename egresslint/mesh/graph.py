@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ..model import Resource, as_list, as_map, enumerate_maps
 from .hostindex import HostIndex
-from .selectors import fqdn, selector_matches
+from .selectors import fqdn, host_matches, selector_matches
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -30,6 +30,7 @@ WAYPOINT_FOR = "istio.io/waypoint-for"
 DATAPLANE_MODE = "istio.io/dataplane-mode"
 GATEWAY_NAME_LABELS = ("gateway.networking.k8s.io/gateway-name", "istio.io/gateway-name")
 
+ROOT_NAMESPACE = "istio-system"  # meshConfig.rootNamespace's default
 ZTUNNEL_EGRESS = "solo-ztunnel-egress"
 ISTIO_WAYPOINT = "istio-waypoint"
 AGENTGATEWAY_WAYPOINTS = ("enterprise-agentgateway-waypoint", "istio-agentgateway-waypoint")
@@ -72,6 +73,36 @@ class Workload:
     @property
     def namespace(self) -> str:
         return self.resource.namespace
+
+
+def _dr_host(dr: Resource) -> str:
+    host = dr.spec.get("host")
+    return fqdn(host, dr.namespace) if isinstance(host, str) else ""
+
+
+def _dr_applies(dr: Resource, service: str) -> bool:
+    """A DestinationRule's host selects the service: equal, or a wildcard covering it (a
+    concrete rule host never applies to a wildcard service)."""
+    host = _dr_host(dr)
+    return bool(host) and host_matches(host, service)
+
+
+def _most_specific(drs: list[Resource], service: str) -> list[Resource]:
+    exact = [dr for dr in drs if _dr_host(dr) == service]
+    if exact:
+        return exact
+    longest = max(len(_dr_host(dr)) for dr in drs)
+    return [dr for dr in drs if len(_dr_host(dr)) == longest]
+
+
+def _exported_to(dr: Resource, namespace: str) -> bool:
+    export = [e for e in as_list(dr.spec.get("exportTo")) if isinstance(e, str)]
+    return (
+        not export
+        or "*" in export
+        or namespace in export
+        or ("." in export and dr.namespace == namespace)
+    )
 
 
 def _pod_template(res: Resource) -> tuple[Mapping[str, Any], tuple[Any, ...]] | None:
@@ -401,6 +432,28 @@ class MeshGraph:
 
     def destination_rules_for(self, se: Resource) -> list[Resource]:
         return [s for s in self.sources(se, "host") if s.kind == "DestinationRule"]
+
+    def waypoint_destination_rules(self, se: Resource, host: str, proxy_ns: str) -> list[Resource]:
+        """The DestinationRules a waypoint in ``proxy_ns`` applies to the service ``host`` of
+        ``se``, as istiod looks them up (``PushContext.destinationRule``, istio/istio
+        pilot/pkg/model/push_context.go, 1.24-1.30): the rules in the waypoint's own namespace,
+        else those of the ServiceEntry's namespace exported to it, else those of the root
+        namespace exported to it; within a namespace the most specific host wins. Rules with a
+        ``workloadSelector`` never apply at a waypoint: its clusters ask for the inbound
+        direction, where selectors are not honoured (``SidecarScope.DestinationRule``)."""
+        name = fqdn(host, se.namespace)
+        candidates = [
+            dr
+            for dr in self.destination_rules_for(se)
+            if not dr.spec.get("workloadSelector") and _dr_applies(dr, name)
+        ]
+        for ns, exported in ((proxy_ns, False), (se.namespace, True), (ROOT_NAMESPACE, True)):
+            found = [dr for dr in candidates if dr.namespace == ns]
+            if exported:
+                found = [dr for dr in found if _exported_to(dr, proxy_ns)]
+            if found:
+                return _most_specific(found, name)
+        return []
 
     def virtual_services_for(self, se: Resource) -> list[Resource]:
         return [s for s in self.sources(se, "host") if s.kind == "VirtualService"]

@@ -12,10 +12,16 @@ from typing import Any
 
 from ..model import Path, Resource, as_list, as_map, enumerate_maps
 from . import istio
-from .graph import AGENTGATEWAY_WAYPOINTS, ISTIO_WAYPOINT, ZTUNNEL_EGRESS, Binding, MeshGraph
+from .graph import (
+    AGENTGATEWAY_WAYPOINTS,
+    ISTIO_WAYPOINT,
+    ROOT_NAMESPACE,
+    ZTUNNEL_EGRESS,
+    Binding,
+    MeshGraph,
+)
 
 AGW_POLICY_KINDS = ("AgentgatewayPolicy", "EnterpriseAgentgatewayPolicy")
-ROOT_NAMESPACE = "istio-system"
 Version = tuple[int, int, int]
 
 # ztunnel's L4 `when` keys (authorization.go); connection.sni and remote.ip are waypoint-only.
