@@ -47,6 +47,8 @@ class Rule:
     security_severity: str | None = None  # set for security-relevant rules (SARIF)
     fixable: bool = False
     params: Mapping[str, Any] = field(default_factory=dict)
+    # rule ids whose finding this rule's may accompany on the same field, as a consequence
+    follows: tuple[str, ...] = ()
     check: Check | None = field(default=None, compare=False)
 
     @property
