@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -315,6 +315,14 @@ class ValuesDoc:
                 return None
             node = node.get(key)
         return node
+
+
+def listed(items: Iterable[str], limit: int = 5, sep: str = ", ") -> str:
+    """Items for a message, at most ``limit`` of them: ``a, b, c and 12 more``."""
+    shown = list(items)
+    if len(shown) <= limit:
+        return sep.join(shown)
+    return f"{sep.join(shown[:limit])} and {len(shown) - limit} more"
 
 
 def as_list(value: Any) -> list[Any]:

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from egresslint.lint.rule import Context, Rule, related
 from egresslint.mesh import istio, netpol
 from egresslint.mesh.graph import ZTUNNEL_EGRESS, MeshGraph
-from egresslint.model import Finding, Resource
+from egresslint.model import Finding, Resource, listed
 
 RULE = Rule(
     id="EGL301",
@@ -82,7 +82,7 @@ def _check_waypoint(graph: MeshGraph, gw: Resource) -> Iterator[Finding]:
             first,
             _policy_path(first),
             f"{first.ref} selects the pods of waypoint {gw.ref} and does not allow egress to "
-            f"{what} for {se.ref} ({', '.join(graph.se_hosts(se))}): the waypoint cannot reach the "
+            f"{what} for {se.ref} ({listed(graph.se_hosts(se))}): the waypoint cannot reach the "
             "external host. Exclude the waypoint pods from this policy or allow those ports.",
             [
                 related(se, ("spec", "ports"), "bound to the waypoint"),

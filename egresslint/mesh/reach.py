@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..model import Path, Resource, as_list
+from ..model import Path, Resource, as_list, listed
 from . import istio
 from .graph import AGENTGATEWAY_WAYPOINTS, ISTIO_WAYPOINT, ZTUNNEL_EGRESS, Binding, MeshGraph
 
@@ -163,4 +163,4 @@ def fields_by_rule(fields: Iterable[tuple[Path, str]]) -> list[tuple[int, Path, 
 
 
 def quoted(names: Iterable[str]) -> str:
-    return ", ".join(f"'{n}'" for n in names)
+    return listed(f"'{n}'" for n in names)

@@ -73,6 +73,18 @@ def _hint(word: str, choices: list[str]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
+_IPV6_HEAD = re.compile(r"^[0-9a-fA-F:]*:[0-9a-fA-F]*:?$")
+
+
+def _ipv6_hint(value: Any) -> str:
+    """YAML reads an unquoted IPv6 address ending in '::' as a mapping: say so."""
+    if isinstance(value, Mapping) and len(value) == 1:
+        key, item = next(iter(value.items()))
+        if item is None and isinstance(key, str) and _IPV6_HEAD.match(key):
+            return f" (YAML read the unquoted IPv6 address '{key}:' as a mapping: quote it)"
+    return ""
+
+
 def _describe_type(value: Any) -> str:
     if value is None:
         return "null"
@@ -90,13 +102,65 @@ def _message(err: ValidationError, path: Path) -> str:
     if err.validator == "type":
         value: Any = err.validator_value
         expected = value if isinstance(value, str) else " or ".join(value)
-        return f"{where}: expected {expected}, found {_describe_type(err.instance)}"
+        found = f"{where}: expected {expected}, found {_describe_type(err.instance)}"
+        return found + _ipv6_hint(err.instance)
     if err.validator == "required":
         missing = (
             _UNEXPECTED.sub("", err.message).split("'")[1] if "'" in err.message else err.message
         )
         return f"{where}: required field '{missing}' is missing"
-    return f"{where}: {err.message}"
+    plain = _plain_message(err)
+    return f"{where}: {plain}" if plain else f"{where}: {_bounded(err.message)}"
+
+
+def _required_names(schemas: Any) -> list[str]:
+    names: list[str] = []
+    for sub in schemas if isinstance(schemas, list) else []:
+        if isinstance(sub, Mapping):
+            names += [str(n) for n in sub.get("required", []) if isinstance(n, str)]
+    return names
+
+
+def _plain_message(err: ValidationError) -> str:
+    """What the schema expects, in words, for the validators whose own text is jargon."""
+    v, limit = err.validator, err.validator_value
+    if v in ("oneOf", "anyOf"):
+        names = _required_names(limit)
+        if names and "valid under each of" in err.message:
+            return f"set only one of {', '.join(names)}"
+        if names:
+            return f"set one of {', '.join(names)}"
+        return "does not have any of the shapes the API accepts"
+    if v == "not":
+        names = _required_names(as_any_of(limit))
+        return f"must not set {' or '.join(names)} here" if names else "is not allowed here"
+    simple = {
+        "minimum": f"{err.instance!r} is below the minimum {limit}",
+        "maximum": f"{err.instance!r} is above the maximum {limit}",
+        "minItems": f"needs at least {limit} entr{'y' if limit == 1 else 'ies'}",
+        "maxItems": f"takes at most {limit} entr{'y' if limit == 1 else 'ies'}",
+        "minLength": "must not be empty" if limit == 1 else f"needs at least {limit} characters",
+        "maxLength": f"is longer than {limit} characters",
+        "pattern": f"{_short(err.instance)} is not in the form the API accepts",
+        "format": f"{_short(err.instance)} is not a valid {limit}",
+    }
+    return simple.get(str(v), "")
+
+
+def as_any_of(schema: Any) -> Any:
+    """The alternatives of a ``not`` schema (``not: {anyOf: [...]}``), or the schema itself."""
+    if isinstance(schema, Mapping) and isinstance(schema.get("anyOf"), list):
+        return schema["anyOf"]
+    return [schema]
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _bounded(text: str) -> str:
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _unknown_fields(err: ValidationError) -> Iterator[tuple[Path, str]]:
@@ -118,7 +182,7 @@ def errors(resource: Resource) -> list[tuple[Path, str]]:
     out: list[tuple[Path, str]] = []
     try:
         for err in _validator(file_name).iter_errors(resource.body):
-            if err.validator == "type" and err.instance is None:
+            if err.instance is None:
                 continue  # the API server prunes null fields before validating
             out.extend(_explain(err))
     except RecursionError:

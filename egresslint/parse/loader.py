@@ -141,7 +141,19 @@ def _yaml_error(source: SourceFile, exc: yaml.YAMLError) -> Finding:
     context = getattr(exc, "context", None)
     detail = f"{context}: {problem}" if context else str(problem)
     hinted = _template_error(source, f"Cannot parse YAML ({detail})")
-    return hinted or _error(source, f"Cannot parse YAML: {detail}.", line, col)
+    ipv6 = _ipv6_hint(source.line_text(line)) if "mapping values" in str(problem) else ""
+    return hinted or _error(source, f"Cannot parse YAML: {detail}.{ipv6}", line, col)
+
+
+_IPV6_END = re.compile(r"(?:^|[\s\[,])([0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4})*::)\s*(?:#.*)?$")
+
+
+def _ipv6_hint(line: str) -> str:
+    """An unquoted IPv6 address that ends in '::' makes YAML read a mapping: say so."""
+    found = _IPV6_END.search(line)
+    if found is None:
+        return ""
+    return f" The line ends in an unquoted IPv6 address ('{found.group(1)}'): quote it."
 
 
 def _template_error(
