@@ -24,7 +24,9 @@ it, or `complete: true` to judge them as missing. With `--mode solo-ztunnel-egre
 Gateway in the view, EGL403 reports a binding outside `istio-system` instead.
 
 **How to fix.** Correct the name, add `istio.io/use-waypoint-namespace: <ns>`, or create the
-Gateway.
+Gateway. `egresslint fix` adds the namespace label when exactly one Gateway of that name exists
+in another namespace and admits the binding's namespace (its HBONE listener's
+`allowedRoutes`).
 
 Sources: istio.io "Configure waypoint proxies"; `pilot/pkg/serviceregistry/ambient/waypoints.go`.
 """
@@ -32,10 +34,11 @@ Sources: istio.io "Configure waypoint proxies"; `pilot/pkg/serviceregistry/ambie
 import difflib
 from collections.abc import Iterator
 
+from egresslint.lint.edits import Edit, set_label
 from egresslint.lint.rule import Context, Rule, related
-from egresslint.mesh import modes
+from egresslint.mesh import bypass, modes
 from egresslint.mesh.graph import USE_WAYPOINT, USE_WAYPOINT_NS, Binding, MeshGraph
-from egresslint.model import Finding, Related, Resource
+from egresslint.model import Finding, Related, Resource, listed
 
 RULE = Rule(
     id="EGL102",
@@ -45,6 +48,7 @@ RULE = Rule(
     summary="istio.io/use-waypoint names a Gateway that does not exist; traffic silently goes direct.",
     kinds=("ServiceEntry", "Namespace", "Service", "Gateway"),
     security_severity="8.0",
+    fixable=True,
 )
 
 
@@ -64,7 +68,7 @@ def _hint(binding: Binding, graph: MeshGraph) -> str:
         return (
             " No waypoint Gateway is defined in the linted files: create it, or remove the label."
         )
-    return f" Known waypoints: {', '.join(sorted(f'{g.namespace}/{g.name}' for g in waypoints))}."
+    return f" Known waypoints: {listed(sorted(f'{g.namespace}/{g.name}' for g in waypoints))}."
 
 
 def _renamed(binding: Binding, graph: MeshGraph) -> tuple[str, list[Related]]:
@@ -133,3 +137,17 @@ def check(ctx: Context) -> Iterator[Finding]:
             + (renamed or _hint(binding, graph)),
             [*rel, *_inheriting(owner, graph)],
         )
+
+
+def fix(finding: Finding, graph: MeshGraph) -> Edit | None:
+    """Add `istio.io/use-waypoint-namespace` when exactly one Gateway of the label's name
+    exists in another namespace, and that waypoint admits the binding's namespace."""
+    owner = finding.resource
+    binding = graph.binding(owner) if owner is not None else None
+    if owner is None or binding is None or binding.inherited or USE_WAYPOINT_NS in owner.labels:
+        return None
+    home = owner.name if owner.kind == "Namespace" else owner.namespace
+    named = [gw for gw in graph.waypoints() if gw.name == binding.name and gw.namespace != home]
+    if len(named) != 1 or bypass.admits(graph, named[0], home) is not True:
+        return None
+    return set_label(owner, USE_WAYPOINT_NS, named[0].namespace)

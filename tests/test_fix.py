@@ -293,3 +293,39 @@ def test_waypoint_for_all_fix(tmp_path: Path) -> None:
     old = _write(tmp_path / "gw.yaml", text)
     (item,) = _plan(tmp_path).files
     assert _only_insertions(old, item.new) == [b"    istio.io/waypoint-for: all\n"]
+
+
+WAYPOINT_ELSEWHERE = """apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: waypoint, namespace: istio-egress}}
+spec:
+  gatewayClassName: istio-waypoint
+  listeners:
+  - name: mesh
+    port: 15008
+    protocol: HBONE
+    allowedRoutes: {{namespaces: {{from: {admits}}}}}
+---
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: team-a
+  labels:
+    istio.io/dataplane-mode: ambient
+    istio.io/use-waypoint: waypoint
+"""
+
+
+@pytest.mark.parametrize(("admits", "fixed"), [("All", True), ("Same", False)])
+def test_egl102_fix_names_the_one_waypoint_that_admits_the_binding(
+    tmp_path: Path, admits: str, fixed: bool
+) -> None:
+    """The fix reads the view's graph: it adds use-waypoint-namespace only when exactly one
+    Gateway of that name exists elsewhere and admits the namespace."""
+    (tmp_path / "mesh.yaml").write_text(WAYPOINT_ELSEWHERE.format(admits=admits))
+    report = _plan(tmp_path)
+    new = [f.new.decode() for f in report.files]
+    if fixed:
+        assert len(new) == 1 and "istio.io/use-waypoint-namespace: istio-egress" in new[0]
+    else:
+        assert new == []

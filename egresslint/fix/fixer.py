@@ -20,6 +20,7 @@ from __future__ import annotations
 import codecs
 import copy
 import difflib
+import inspect
 import io
 import os
 import re
@@ -122,7 +123,7 @@ def plan(options: engine.Options) -> FixReport:
             if (finding.file.path, RENDERED) not in report.refused:
                 report.refused.append((finding.file.path, RENDERED))
             continue
-        edits = _edits_for(finding)
+        edits = _edits_for(finding, result)
         report.unfixable += not edits
         for edit in edits:
             if edit.identity not in seen:
@@ -141,11 +142,16 @@ def plan(options: engine.Options) -> FixReport:
     return report
 
 
-def _edits_for(finding: Finding) -> list[Edit]:
+def _edits_for(finding: Finding, run: engine.RunResult) -> list[Edit]:
+    """The edits a rule's ``fix(finding)`` (or ``fix(finding, graph)``: the graph of the view
+    the finding holds in, for fixes that need to look around) offers."""
     func = fix_function(finding.rule_id)
     if func is None:
         return []
     try:
+        if len(inspect.signature(func).parameters) >= 2:
+            graph = run.graphs.get(finding.views[0]) if finding.views else run.graph
+            return as_edits(func(finding, graph))
         return as_edits(func(finding))
     except Exception:  # a bug in one rule's fix must not stop the others
         return []
