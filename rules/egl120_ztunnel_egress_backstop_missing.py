@@ -1,31 +1,42 @@
-"""ztunnel's `egressPolicies` backstop is missing or permissive where the design relies on it,
-so traffic to hosts that are not registered leaves the cluster unchecked.
+"""The vendor's ztunnel `egressPolicies` backstop is missing or lets everything through where
+L4 ztunnel-native egress relies on it, so traffic to unregistered hosts leaves unchecked.
 
 **Why it matters.** In ambient mode ztunnel passes traffic to destinations that are not in the
 service registry (no Service or ServiceEntry) straight through as plain TCP;
-`outboundTrafficPolicy: REGISTRY_ONLY` is not honoured. Solo's L4 ztunnel-native egress design
-offers an optional ztunnel Helm value, `egressPolicies`, as "a default-deny backstop for
-unknown external destinations"; the other backstop is an egress NetworkPolicy on application
-namespaces. Without either, any pod can reach any unregistered host.
+`outboundTrafficPolicy: REGISTRY_ONLY` is not honoured (istio/istio#54281). The vendor's L4
+ztunnel-native egress design (GatewayClass `solo-ztunnel-egress`) offers a ztunnel Helm value,
+`egressPolicies`, as "a default-deny backstop for unknown external destinations"; the other
+backstop is an egress NetworkPolicy on application namespaces. Without either, any pod can
+reach any unregistered host.
 
-**When it fires** (as a note; the value's schema is not publicly documented by Solo, see
-`egresslint/mesh/ztunnel_values.py` for the accepted shape): when the repository uses L4
-ztunnel-native egress (a `solo-ztunnel-egress` Gateway or `--mode solo-ztunnel-egress`), or
-routes egress through waypoints with no egress NetworkPolicy at all, and
+**When it fires** (as a note), only where the vendor's ztunnel egress mode is in use (a
+Gateway of class `solo-ztunnel-egress`, or `--mode solo-ztunnel-egress`):
 
-- a ztunnel Helm values document (recognised by its content) has `egressPolicies` that deny
-  nothing (empty, no `Deny` entry, or a catch-all `Passthrough` first); or
+- a ztunnel Helm values document (recognised by its content) has `egressPolicies` that let
+  every unregistered destination through: empty, only `Passthrough` entries, or a catch-all
+  `Passthrough` before any `Deny` or `Gateway` entry; or
 - there is no egress NetworkPolicy in the repository (the other backstop) and a ztunnel values
   document has no `egressPolicies`, or there is no ztunnel values document and the repository
   has a `solo-ztunnel-egress` Gateway (reported there).
 
-**How to fix.** Add an `egressPolicies` entry with `policy: Deny` for unregistered
-destinations (e.g. `matchCidrs: [0.0.0.0/0]`), or lock application namespaces down with an
-egress NetworkPolicy that allows only in-cluster destinations and DNS.
+It understands the modes `Deny`, `Passthrough` and `Gateway` (the vendor mode that forces
+unknown destinations through the egress gateway: a catch-all `Gateway` entry is a backstop);
+an entry with any other mode makes it say nothing. The accepted shape, the modes and their
+sources are in `egresslint/mesh/ztunnel_values.py`.
 
-Sources: Solo "Egress approaches" overview (ztunnel egressPolicies, optional); Alibaba Cloud ASM
-"ztunnel configuration" (the only published `egressPolicies` schema); istio/istio#54281
-(REGISTRY_ONLY not honoured by ztunnel).
+It is silent for upstream Istio: the upstream ztunnel chart has no `egressPolicies` value
+(`manifests/charts/ztunnel/values.yaml` and `templates/`, 1.22.0 through 1.30.3 and
+1.31.0-rc.0; no `values.schema.json`, so Helm ignores the key). There the backstop is an egress
+NetworkPolicy (EGL106).
+
+**How to fix.** Add an `egressPolicies` entry for unregistered destinations (e.g.
+`matchCidrs: [0.0.0.0/0]`) with `policy: Deny`, or `policy: Gateway` to send them through the
+ztunnel egress gateway; or lock application namespaces down with an egress NetworkPolicy that
+allows only in-cluster destinations and DNS.
+
+The value, its `Gateway` mode and the ztunnel egress mode follow the vendor's documentation
+(Solo "Egress approaches" overview, which lists `egressPolicies` as optional); `Deny` and
+`Passthrough` follow Alibaba Cloud ASM "ztunnel configuration" (the only published schema).
 """
 
 from collections.abc import Iterator
@@ -40,14 +51,20 @@ RULE = Rule(
     name="ztunnel-egress-backstop-missing",
     tag="bypass",
     level="note",
-    summary="ztunnel egressPolicies backstop missing or permissive where the egress design relies on it.",
+    summary="The vendor's ztunnel egressPolicies backstop is missing or lets everything through "
+    "where L4 ztunnel-native egress relies on it.",
     kinds=("Gateway", "NetworkPolicy"),
     precision="low",
 )
 
 _WHY = (
-    "ztunnel passes traffic to unregistered hosts straight through, and this repository relies "
-    "on the backstop"
+    "ztunnel passes traffic to unregistered hosts straight through, and L4 ztunnel-native "
+    "egress relies on the backstop"
+)
+_FIX = (
+    "add an entry for unregistered destinations (e.g. matchCidrs: [0.0.0.0/0]) with "
+    "policy: Deny, or policy: Gateway to send them through the ztunnel egress gateway; or an "
+    "egress NetworkPolicy on application namespaces"
 )
 
 
@@ -59,15 +76,13 @@ def _has_egress_netpol(graph: MeshGraph) -> bool:
     return False
 
 
-def _relied_on(graph: MeshGraph) -> str | None:
-    if modes.gateways_of_class(graph, ZTUNNEL_EGRESS) or graph.mode_override == ZTUNNEL_EGRESS:
-        return "L4 ztunnel-native egress is used"
-    if graph.egress_controlled() and not _has_egress_netpol(graph):
-        return "egress goes through waypoints but no egress NetworkPolicy exists"
-    return None
+def _ztunnel_egress_used(graph: MeshGraph) -> bool:
+    return bool(modes.gateways_of_class(graph, ZTUNNEL_EGRESS)) or (
+        graph.mode_override == ZTUNNEL_EGRESS
+    )
 
 
-def _values_findings(graph: MeshGraph, reason: str) -> Iterator[Finding]:
+def _values_findings(graph: MeshGraph) -> Iterator[Finding]:
     for zt in ztunnel_values.sections(graph.values_documents()):
         doc = zt.doc
         value = zt.get("egressPolicies")
@@ -76,17 +91,17 @@ def _values_findings(graph: MeshGraph, reason: str) -> Iterator[Finding]:
                 continue
             path = zt.base or next(iter(doc.body), ())
             path = path if isinstance(path, tuple) else (path,)
-            what = "sets no egressPolicies"
+            what = "sets no egressPolicies and no egress NetworkPolicy exists"
         else:
             why = ztunnel_values.permissive(value)
             if why is None:
                 continue
-            path, what = zt.policies_path, f"has egressPolicies that deny nothing: {why}"
+            path = zt.policies_path
+            what = f"has egressPolicies that let every unregistered destination through: {why}"
         yield Finding(
             RULE.id,
-            f"{doc.ref} configures ztunnel but {what}. {reason[0].upper()}{reason[1:]}, and "
-            f"{_WHY}: add an entry with policy: Deny for unregistered destinations, or an egress "
-            "NetworkPolicy on application namespaces.",
+            f"{doc.ref} configures ztunnel but {what}. L4 ztunnel-native egress is used, and "
+            f"{_WHY}: {_FIX}.",
             doc.file,
             doc.locate(path),
             path=path,
@@ -95,11 +110,10 @@ def _values_findings(graph: MeshGraph, reason: str) -> Iterator[Finding]:
 
 def check(ctx: Context) -> Iterator[Finding]:
     graph = ctx.graph
-    reason = _relied_on(graph)
-    if reason is None:
+    if not _ztunnel_egress_used(graph):
         return
     if any(True for _ in ztunnel_values.sections(graph.values_documents())):
-        yield from _values_findings(graph, reason)
+        yield from _values_findings(graph)
         return
     gateways = modes.gateways_of_class(graph, ZTUNNEL_EGRESS)
     if gateways and not _has_egress_netpol(graph):
@@ -108,8 +122,9 @@ def check(ctx: Context) -> Iterator[Finding]:
             gw,
             ("spec", "gatewayClassName"),
             f"{gw.ref} provides L4 ztunnel-native egress, but no ztunnel Helm values with "
-            f"egressPolicies are in the repository: {_WHY}. Add egressPolicies with a Deny "
-            "entry to the ztunnel values, or lock application namespaces down with egress "
+            f"egressPolicies are in the repository and no egress NetworkPolicy exists: {_WHY}. "
+            "Add egressPolicies with a Deny or Gateway entry for unregistered destinations to "
+            "the ztunnel values, or lock application namespaces down with egress "
             "NetworkPolicies.",
             [related(gw, ("metadata", "name"), "L4 egress gateway")],
         )

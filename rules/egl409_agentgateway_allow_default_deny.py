@@ -6,8 +6,11 @@ policy": once any `Allow` (Enterprise)AgentgatewayPolicy targets the waypoint Ga
 request that no Allow expression matches is denied, for all hosts behind that waypoint. Teams
 that add an Allow policy for one client often break the others.
 
-**When it fires.** For a waypoint Gateway of an agentgateway class with at least one `Allow`
-policy, when client namespaces suggested elsewhere in the repository do not appear (as a
+**When it fires.** For a waypoint Gateway of an agentgateway class that reads these policies
+(`enterprise-agentgateway-waypoint`; not istiod's `istio-agentgateway-waypoint`, which istiod
+programs from Gateway API resources only: `AgwInputs` in istio/istio
+`pilot/pkg/config/kube/agentgateway/agentgateway_controller.go`, 1.31.0-rc.0) with at least one
+`Allow` policy, when client namespaces suggested elsewhere in the repository do not appear (as a
 quoted string) in any Allow expression on it. Suggestions come from NetworkPolicies whose egress
 rules admit the waypoint's namespace by `kubernetes.io/metadata.name`, and from
 AuthorizationPolicies (ignored by agentgateway, but stating intent) that allow
@@ -17,9 +20,11 @@ suggestion is a heuristic.
 **How to fix.** Add an Allow expression for each client that must reach the waypoint (e.g.
 `source.identity.namespace == "batch"`), or confirm that those clients must be denied.
 
-Sources: agentgateway `controller/api/v1alpha1/shared/rbac.go` (Allow triggers deny-by-default);
-Solo "Egress approaches" overview ("When an Allow policy is applied, all unmatched traffic is
-denied by default").
+Sources: agentgateway `controller/api/v1alpha1/shared/rbac.go` at v1.2.1 ("at least one
+`Allow` rule triggers a deny-by-default policy") and `controller/api/v1alpha1/agentgateway/
+rbac.go` at v1.4.1; for `EnterpriseAgentgatewayPolicy` on `enterprise-agentgateway-waypoint`
+this follows the vendor's documentation (Solo "Egress approaches" overview: "When an Allow
+policy is applied, all unmatched traffic is denied by default").
 """
 
 from collections.abc import Iterator
@@ -83,7 +88,8 @@ def _allow_policies(graph: MeshGraph, gw: Resource) -> list[tuple[Resource, str]
 
 def check(ctx: Context) -> Iterator[Finding]:
     graph = ctx.graph
-    for gw in modes.gateways_of_class(graph, *AGENTGATEWAY_WAYPOINTS):
+    readers = [c for c in AGENTGATEWAY_WAYPOINTS if modes.reads_agw_policies(c)]
+    for gw in modes.gateways_of_class(graph, *readers):
         allows = _allow_policies(graph, gw)
         if not allows:
             continue

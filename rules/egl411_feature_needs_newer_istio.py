@@ -12,10 +12,18 @@ Egress then bypasses the waypoint or is denied, with nothing in the manifests to
 | `istio.io/use-waypoint-namespace` (cross-namespace waypoint) | 1.23 |
 | AuthorizationPolicy `targetRefs` to a ServiceEntry | 1.24 |
 | `connection.sni` in a waypoint (targetRefs) AuthorizationPolicy | 1.24 |
-| egress through an `istio-waypoint` (Solo's stated minimum) | 1.24.3 |
+| egress through an `istio-waypoint` (the vendor's stated minimum; a note) | 1.24.3 |
 | `resolution: DYNAMIC_DNS` (wildcard ServiceEntry at a waypoint) | 1.28 |
 | CIDR `addresses` in a ServiceEntry used by ambient | 1.30 |
-| `solo-ztunnel-egress` / `enterprise-agentgateway-waypoint` egress (Solo) | 1.30 |
+| `solo-ztunnel-egress` / `enterprise-agentgateway-waypoint` egress (the vendor's) | 1.30 |
+
+The 1.24.3 gate follows the vendor's documentation only (Solo "Egress approaches" overview:
+"L7 waypoint: Istio 1.24.3+"), so it is reported as a note. Upstream Istio binds a
+ServiceEntry to its waypoint from 1.22.0 (`fetchWaypointForService` in
+`serviceEntryServiceBuilder`, `pilot/pkg/serviceregistry/kube/controller/ambient/services.go`
+at 1.22.0 and 1.24.0), and the upstream features that egress control needs (cross-namespace
+waypoints, `targetRefs` to a ServiceEntry, `connection.sni`) have their own gates above. The
+vendor classes' 1.30 gate also follows the vendor's documentation.
 
 **How to fix.** Upgrade Istio, or use the older equivalent (a waypoint in the ServiceEntry's
 own namespace, explicit FQDN hosts, single IP addresses, `istio-waypoint` egress).
@@ -82,7 +90,20 @@ def _service_entry(graph: MeshGraph, se: Resource, v: Version) -> Iterator[Findi
                     se, ("spec", "addresses", i), f"CIDR address {addr} in ambient", (1, 30, 0), v
                 )
     if graph.mode_of(se) == ISTIO_WAYPOINT and v < (1, 24, 3) and b is not None:
-        yield _at(b.owner, b.label_path, "egress through an istio-waypoint", (1, 24, 3), v)
+        yield _vendor_minimum(b.owner, b.label_path, v)
+
+
+def _vendor_minimum(owner: Resource, path: tuple[Any, ...], v: Version) -> Finding:
+    finding = RULE.at(
+        owner,
+        path,
+        f"{owner.ref} sends egress through an istio-waypoint; the vendor's egress documentation "
+        f"states Istio 1.24.3 as the minimum for this, and the target is "
+        f"{modes.version_text(v)}. Upstream Istio binds ServiceEntries to waypoints in earlier "
+        "releases: check your distribution's requirement.",
+    )
+    finding.level = "note"
+    return finding
 
 
 def _policy(ap: Resource, v: Version) -> Iterator[Finding]:
@@ -103,7 +124,7 @@ def _solo_gateways(graph: MeshGraph, v: Version) -> Iterator[Finding]:
         return
     for gw in modes.gateways_of_class(graph, ZTUNNEL_EGRESS, "enterprise-agentgateway-waypoint"):
         cls = graph.gateway_class(gw)
-        yield _at(gw, ("spec", "gatewayClassName"), f"{cls} egress (Solo Istio)", (1, 30, 0), v)
+        yield _at(gw, ("spec", "gatewayClassName"), f"{cls} egress (vendor's Istio)", (1, 30, 0), v)
 
 
 def check(ctx: Context) -> Iterator[Finding]:

@@ -22,6 +22,15 @@ from .graph import (
 )
 
 AGW_POLICY_KINDS = ("AgentgatewayPolicy", "EnterpriseAgentgatewayPolicy")
+ENTERPRISE_AGENTGATEWAY = "enterprise-agentgateway-waypoint"
+# The agentgateway classes istiod programs itself (`istio-agentgateway` in 1.30,
+# `istio-agentgateway-waypoint` from the 1.31 prereleases). For them istiod reads Gateway API
+# resources (routes, BackendTLSPolicy, XBackendTrafficPolicy), ServiceEntry, WorkloadEntry,
+# InferencePool and core objects only (`AgwInputs` in
+# pilot/pkg/config/kube/agentgateway/agentgateway_controller.go, 1.30.3 and 1.31.0-rc.0):
+# never AuthorizationPolicy ("Authz/Authn are not use for agentgateway"), VirtualService,
+# DestinationRule, nor either (Enterprise)AgentgatewayPolicy kind.
+ISTIOD_AGENTGATEWAY_CLASSES = ("istio-agentgateway", "istio-agentgateway-waypoint")
 Version = tuple[int, int, int]
 
 # ztunnel's L4 `when` keys (authorization.go); connection.sni and remote.ip are waypoint-only.
@@ -73,6 +82,26 @@ def is_agentgateway(mode: str | None) -> bool:
 
 def agw_policies(graph: MeshGraph) -> list[Resource]:
     return graph.of_kind(*AGW_POLICY_KINDS)
+
+
+def reads_agw_policies(gateway_class: str) -> bool:
+    """Whether Gateways of this class may read (Enterprise)AgentgatewayPolicy: not istiod's own
+    agentgateway classes (see ``ISTIOD_AGENTGATEWAY_CLASSES``)."""
+    return gateway_class not in ISTIOD_AGENTGATEWAY_CLASSES
+
+
+def agw_policy_unread(graph: MeshGraph, policy: Resource) -> bool:
+    """Whether every ``targetRefs`` entry of a policy names a Gateway in the repository whose
+    class never reads (Enterprise)AgentgatewayPolicy: nothing applies the policy."""
+    refs = list(target_refs(policy))
+    targets = agw_targets(graph, policy)
+    return (
+        bool(refs)
+        and len(targets) == len(refs)
+        and all(
+            t.kind == "Gateway" and not reads_agw_policies(graph.gateway_class(t)) for t in targets
+        )
+    )
 
 
 def agw_authorization(policy: Resource) -> tuple[Mapping[str, Any], Path] | None:

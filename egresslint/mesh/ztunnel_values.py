@@ -8,17 +8,32 @@ A values document is recognised by content, not by file name: a YAML mapping wit
   ``peerCaCrl``, ``resourceName``, ``resourceScope``, ``logAsJson``, ``istioNamespace``,
   ``multiCluster``) at the top level or under ``_internal_defaults_do_not_set``.
 
-Accepted ``egressPolicies`` shape (tolerant; the public description is thin, this follows the
-only published schema, Alibaba Cloud ASM's ztunnel configuration)::
+Accepted ``egressPolicies`` shape (tolerant; the public description is thin)::
 
     egressPolicies:              # a list, or a mapping with a `policies:`/`rules:` list
     - namespaces: [team-a]       # optional: source namespaces the entry applies to
       matchCidrs: [0.0.0.0/0]    # optional: destination CIDRs
       matchPorts: [443]          # optional: destination ports
-      policy: Deny               # Deny | Passthrough (case-insensitive)
+      policy: Deny               # Deny | Passthrough | Gateway (case-insensitive)
 
-It applies only to destinations that are not in the service registry. An entry without
-``namespaces``, ``matchCidrs`` and ``matchPorts`` matches everything; the first match wins.
+Modes understood (``MODES``), and where they come from:
+
+- ``Deny``: refuse the connection. ``Passthrough``: let it leave directly. Both follow the only
+  published schema, Alibaba Cloud ASM "ztunnel configuration" (its ``ztunnel-config``
+  ConfigMap): entries apply only to destinations that are not in the service registry (no
+  Service or ServiceEntry), an empty or missing list allows everything, and its examples read
+  first match wins.
+- ``Gateway``: send the connection through the ztunnel egress gateway instead of letting it
+  leave (unknown destinations are forced through the gateway, where its policy applies). This
+  follows the vendor's documentation of its ztunnel egress mode (`solo-ztunnel-egress`) as the
+  project's domain notes record it; the value is vendor-only.
+
+Any other ``policy`` value (or none) is not understood: ``permissive`` then says nothing.
+An entry without ``namespaces``, ``matchCidrs`` and ``matchPorts`` matches everything.
+
+Upstream Istio's ztunnel chart has no ``egressPolicies`` value (`manifests/charts/ztunnel/
+values.yaml` and `templates/` at 1.22.0 through 1.30.3 and 1.31.0-rc.0), and no
+``values.schema.json``, so Helm accepts the key and ignores it: only a vendor chart reads it.
 """
 
 from __future__ import annotations
@@ -83,6 +98,10 @@ def entries(value: Any) -> list[tuple[int, Mapping[str, Any]]]:
     return [(i, e) for i, e in enumerate(as_list(value)) if isinstance(e, Mapping)]
 
 
+MODES = ("deny", "passthrough", "gateway")
+RESTRICTING = ("deny", "gateway")  # the connection does not leave unchecked
+
+
 def _policy(entry: Mapping[str, Any]) -> str:
     value = entry.get("policy", entry.get("action", ""))
     return value.lower() if isinstance(value, str) else ""
@@ -93,16 +112,32 @@ def _catch_all(entry: Mapping[str, Any]) -> bool:
 
 
 def permissive(value: Any) -> str | None:
-    """Why an ``egressPolicies`` value denies nothing, or None when it denies something."""
+    """Why an ``egressPolicies`` value lets every unregistered destination leave unchecked, or
+    None when some entry denies or sends to the gateway (or an entry's mode is not understood)."""
     items = entries(value)
     if not items:
         return "it has no entries (empty means allow all)"
     for _, entry in items:
-        if _policy(entry) == "deny":
+        mode = _policy(entry)
+        if mode not in MODES or mode in RESTRICTING:
             return None
-        if _catch_all(entry) and _policy(entry) == "passthrough":
+        if _catch_all(entry):
             return "its first catch-all entry is Passthrough"
-    return "no entry has policy: Deny"
+    return "every entry is Passthrough"
+
+
+def restricts(value: Any) -> bool:
+    """Whether an ``egressPolicies`` value stops some unregistered destination from leaving
+    directly: a ``Deny`` or ``Gateway`` entry that no earlier catch-all entry of another mode
+    shadows. A mode not understood never counts (unlike ``permissive``, which then says
+    nothing)."""
+    for _, entry in entries(value):
+        mode = _policy(entry)
+        if mode in RESTRICTING:
+            return True
+        if _catch_all(entry):
+            return False
+    return False
 
 
 def sections(docs: list[ValuesDoc]) -> Iterator[ZtunnelValues]:
