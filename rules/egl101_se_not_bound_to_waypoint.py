@@ -1,5 +1,5 @@
-"""A `MESH_EXTERNAL` ServiceEntry has no effective waypoint, so its traffic leaves without
-egress control.
+"""A `MESH_EXTERNAL` ServiceEntry has no effective waypoint while the repository controls
+egress, so its traffic leaves without egress control.
 
 **Why it matters.** In ambient mode ztunnel sends traffic for a ServiceEntry that is not bound
 to a waypoint straight from the application pod to the external host: no AuthorizationPolicy at
@@ -7,23 +7,35 @@ a waypoint, no TLS origination, no L7 telemetry. L4 policy is enforced by the *d
 ztunnel, and an external host has none. Opting out with `istio.io/use-waypoint: none` on the
 ServiceEntry while its namespace binds a waypoint does the same for that one host.
 
-**When it fires.** Only where the repository routes egress through waypoints at all (some
-ServiceEntry or namespace carries `istio.io/use-waypoint`, an egress Gateway class is used, or
-`--mode` is given), for ServiceEntries with `location: MESH_EXTERNAL` (the default) whose own
-label and namespace label leave them unbound. ServiceEntries in sidecar-injected namespaces are
-skipped.
+**When it fires.** Only where the repository shows evidence of egress control (answered once
+for every rule, `egresslint/mesh/bypass.py` `egress_evidence`): an egress waypoint (a waypoint
+some MESH_EXTERNAL ServiceEntry is bound to, by its own label or its namespace's) or the
+vendor's ztunnel egress gateway (`solo-ztunnel-egress`, or ztunnel `egressPolicies` that deny),
+a MESH_EXTERNAL ServiceEntry bound to a waypoint outside the view, `--mode`, and, where the mesh
+runs ambient, an egress lock-down NetworkPolicy, an AuthorizationPolicy on a ServiceEntry or
+egress gateway, or `REGISTRY_ONLY` mesh config or Helm values. An application waypoint that
+only Services or namespaces of workloads use is not evidence. It fires for ServiceEntries with
+`location: MESH_EXTERNAL` (the default) whose own label and namespace label leave them unbound.
+ServiceEntries in sidecar-injected namespaces are skipped, and so are ServiceEntries without
+hosts: Istio's validation rejects them ("service entry must have at least one host"), and the
+schema or validation rules report that.
 
 **How to fix.** Label the ServiceEntry (or its namespace) with
 `istio.io/use-waypoint: <gateway-name>`, plus `istio.io/use-waypoint-namespace: <ns>` when the
 waypoint lives in another namespace. Remove a `none` opt-out unless the host is meant to bypass
-egress control. A waypoint in another namespace accepts the binding only when its HBONE listener
-admits the ServiceEntry's namespace (`allowedRoutes.namespaces.from`, default `Same`, see
-EGL103): the message suggests only waypoints that do, and otherwise proposes moving the
-ServiceEntry into the waypoint's namespace or opening the listener (`from: All`, or `Selector`).
+egress control. The message names only egress gateways, and of those only ones whose HBONE
+listener admits the ServiceEntry's namespace (`allowedRoutes.namespaces.from`, default `Same`,
+see EGL103); otherwise it proposes moving the ServiceEntry into the egress waypoint's namespace
+or opening the listener (`from: All`, or `Selector`).
 
 Holds since Istio 1.22 (label-based binding); egress through waypoints is GA since 1.24.
-Sources: istio.io "Configure waypoint proxies" (require-waypoint); istio.io "Egress gateways"
-(ambient); ztunnel `src/proxy/outbound.rs`.
+Sources: istio/istio `pilot/pkg/serviceregistry/kube/controller/ambient/waypoints.go` (1.24.0)
+and `pilot/pkg/serviceregistry/ambient/waypoints.go` (1.30.3): `fetchWaypointForTarget` reads
+the object's own `istio.io/use-waypoint` label (`none` opts out), else its namespace's, and
+refuses namespaces the waypoint does not admit; `pkg/config/validation/validation.go`
+`ValidateServiceEntry` (1.24.0-1.30.3, at least one host); istio/ztunnel `src/proxy/outbound.rs`
+`build_request` (1.24.0, 1.30.3): a destination address that is no known service goes out as
+passthrough TCP.
 """
 
 from collections.abc import Iterator
@@ -31,7 +43,7 @@ from collections.abc import Iterator
 from egresslint.lint.rule import Context, Rule, related
 from egresslint.mesh import bypass
 from egresslint.mesh.graph import USE_WAYPOINT, MeshGraph
-from egresslint.model import Finding, Related, Resource
+from egresslint.model import Finding, Related, Resource, listed
 
 RULE = Rule(
     id="EGL101",
@@ -59,25 +71,27 @@ def _advice(se: Resource, graph: MeshGraph) -> tuple[str, list[Related]]:
 
 
 def _advice_now(se: Resource, graph: MeshGraph) -> tuple[str, list[Related]]:
-    admitting = bypass.service_waypoints_admitting(graph, se.namespace)
+    egress = set(bypass.egress_gateways(graph))
+    admitting = [g for g in bypass.service_waypoints_admitting(graph, se.namespace) if g in egress]
     if len(admitting) == 1:
         return (
             f"Add the label {_label_text(se, admitting[0])} to the ServiceEntry or its namespace.",
             [],
         )
     if admitting:
-        names = ", ".join(sorted(g.ref.split(" ", 1)[1] for g in admitting))
+        names = listed(sorted(g.ref.split(" ", 1)[1] for g in admitting))
         return (
             f"Bind it to one of the waypoints that admit namespace '{se.namespace}' ({names}) "
             "with istio.io/use-waypoint (and istio.io/use-waypoint-namespace when it lives "
             "elsewhere) on the ServiceEntry or its namespace.",
             [],
         )
-    others = bypass.service_waypoints(graph)
+    others = [g for g in bypass.service_waypoints(graph) if g in egress]
     if not others:
         return (
-            "Add the label istio.io/use-waypoint: <waypoint> (and istio.io/use-waypoint-namespace "
-            "when it lives elsewhere) to the ServiceEntry or its namespace.",
+            "Add the label istio.io/use-waypoint: <egress waypoint> (and "
+            "istio.io/use-waypoint-namespace when it lives elsewhere) to the ServiceEntry or its "
+            "namespace.",
             [],
         )
     gw = graph.memo("EGL101.first_waypoint", lambda: min(others, key=lambda g: g.ref))
@@ -104,7 +118,7 @@ def _admitted(adm: bypass.Admission, gw: Resource) -> str:
 
 
 def _hosts(se: Resource, graph: MeshGraph) -> str:
-    return ", ".join(graph.se_hosts(se)) or "(no hosts)"
+    return listed(graph.se_hosts(se))
 
 
 def _unbound(se: Resource, graph: MeshGraph) -> Finding:
@@ -140,11 +154,13 @@ def _opted_out(se: Resource, graph: MeshGraph) -> Finding:
 
 def check(ctx: Context) -> Iterator[Finding]:
     graph = ctx.graph
-    if not graph.egress_controlled():
+    if not bypass.egress_controlled(graph):
         return
     for se in graph.of_kind("ServiceEntry"):
         if not graph.is_external(se) or graph.is_sidecar_namespace(se.namespace):
             continue
+        if not graph.se_hosts(se):
+            continue  # rejected by validation (no host): EGL003 reports it
         binding = graph.binding(se)
         if binding is None:
             yield _unbound(se, graph)

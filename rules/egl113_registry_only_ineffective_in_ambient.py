@@ -10,25 +10,29 @@ all. A mesh that set `REGISTRY_ONLY` before moving to ambient silently loses its
 namespace `istio-system` while the repository has ambient namespaces); and, while the
 repository has ambient namespaces, in mesh config: the `istio` ConfigMap's `data.mesh`, an
 `IstioOperator`'s `spec.meshConfig`, a Sail `Istio`'s `spec.values.meshConfig`, or a Helm values
-file's `meshConfig`.
+file's `meshConfig`. Where egress NetworkPolicies already lock down the ambient application
+pods concerned (every ambient application namespace for mesh config and the root-namespace
+`Sidecar`; the `Sidecar`'s own namespace otherwise), `REGISTRY_ONLY` is not what keeps them
+off unregistered hosts: the finding is then a note.
 
 **How to fix.** Enforce the default-deny for ambient pods with an egress NetworkPolicy that
 admits only DNS and in-cluster destinations (external hosts then reachable only through the
 waypoint); keep `REGISTRY_ONLY` only for sidecar workloads.
 
-Sources: istio/istio#54281 (REGISTRY_ONLY not honored by ztunnel); ztunnel
-`src/proxy/outbound.rs` (passthrough); istio/api#3517 (Sidecar unused in ambient); istioctl
-IST0167.
+Sources: istio/ztunnel `src/proxy/outbound.rs` `build_request` (1.24.0, 1.30.3): a destination
+that is no known service is sent as passthrough TCP, and ztunnel's source has no notion of
+`REGISTRY_ONLY` or `Sidecar` at those tags; istio/istio `pilot/pkg/serviceregistry/kube/
+controller/ambient/` (1.24.0) and `pilot/pkg/serviceregistry/ambient/` (1.30.3) never read
+`outboundTrafficPolicy`; istio/istio#54281 (REGISTRY_ONLY not honored by ztunnel);
+istio/api#3517 (Sidecar unused in ambient); istioctl IST0167.
 """
 
-from collections.abc import Iterator, Mapping
-from typing import Any
-
-import yaml
+from collections.abc import Iterator
 
 from egresslint.lint.rule import Context, Rule
-from egresslint.mesh.graph import MeshGraph
-from egresslint.model import Finding, Path, Resource, Span, ValuesDoc, as_map
+from egresslint.mesh import bypass
+from egresslint.mesh.graph import ROOT_NAMESPACE, MeshGraph
+from egresslint.model import Finding, Resource, Span, ValuesDoc
 
 RULE = Rule(
     id="EGL113",
@@ -40,35 +44,35 @@ RULE = Rule(
     security_severity="6.0",
 )
 
-ROOT_NS = "istio-system"
 _WHY = (
     "ztunnel does not honor REGISTRY_ONLY, so ambient pods reach unregistered hosts directly. "
     "Block direct egress of ambient pods with an egress NetworkPolicy (DNS and in-cluster only) "
     "instead."
 )
+_LOCKED = (
+    "ztunnel does not honor REGISTRY_ONLY, but egress NetworkPolicies already keep {who} off "
+    "unregistered hosts; the setting only affects sidecar pods."
+)
 
 
-def _registry_only(mesh: Any) -> bool:
-    mode = as_map(as_map(mesh).get("outboundTrafficPolicy")).get("mode")
-    return isinstance(mode, str) and mode.upper() == "REGISTRY_ONLY"
-
-
-_MODE: Path = ("outboundTrafficPolicy", "mode")
-
-
-def _sidecars(graph: MeshGraph, ambient: bool) -> Iterator[Finding]:
-    for sc in graph.of_kind("Sidecar"):
-        if not _registry_only(sc.spec):
-            continue
-        if graph.is_ambient_namespace(sc.namespace):
-            where = f"namespace '{sc.namespace}' is ambient and Sidecar resources do not apply to ambient pods"
-        elif sc.namespace == ROOT_NS and ambient:
-            where = (
-                "the mesh has ambient namespaces, which this root-namespace default does not reach"
-            )
-        else:
-            continue
-        yield RULE.at(sc, ("spec", *_MODE), f"{sc.ref} sets REGISTRY_ONLY, but {where}: {_WHY}")
+def _sidecar(graph: MeshGraph, sc: Resource, ambient: bool) -> Finding | None:
+    if graph.is_ambient_namespace(sc.namespace):
+        where = f"namespace '{sc.namespace}' is ambient and Sidecar resources do not apply to ambient pods"
+        locked = bypass.namespace_locked_down(graph, sc.namespace)
+        who = f"the ambient pods of namespace '{sc.namespace}'"
+    elif sc.namespace == ROOT_NAMESPACE and ambient:
+        where = "the mesh has ambient namespaces, which this root-namespace default does not reach"
+        locked = bypass.ambient_locked_down(graph)
+        who = "every ambient application namespace"
+    else:
+        return None
+    why = _LOCKED.format(who=who) if locked else _WHY
+    found = RULE.at(
+        sc, ("spec", *bypass.MESH_MODE), f"{sc.ref} sets REGISTRY_ONLY, but {where}: {why}"
+    )
+    if locked:
+        found.level = "note"
+    return found
 
 
 def _mesh_text_span(cm: Resource) -> Span:
@@ -85,64 +89,36 @@ def _mesh_text_span(cm: Resource) -> Span:
     return span
 
 
-def _configmaps(graph: MeshGraph) -> Iterator[Finding]:
-    for cm in graph.in_namespace("ConfigMap", ROOT_NS):
-        if cm.name != "istio" and not cm.name.startswith("istio-"):
-            continue
-        text = cm.get("data", "mesh")
-        try:
-            mesh = yaml.safe_load(text) if isinstance(text, str) else None
-        except yaml.YAMLError:
-            continue
-        if _registry_only(mesh):
-            f = RULE.at(
-                cm,
-                ("data", "mesh"),
-                f"{cm.ref} mesh config sets outboundTrafficPolicy REGISTRY_ONLY: {_WHY}",
-            )
-            f.span = _mesh_text_span(cm)
-            yield f
-
-
-def _operators(graph: MeshGraph) -> Iterator[Finding]:
-    for res in graph.of_kind("IstioOperator", "Istio"):
-        base: Path = (
-            ("spec", "meshConfig")
-            if res.kind == "IstioOperator"
-            else ("spec", "values", "meshConfig")
+def _mesh_config(setting: bypass.MeshSetting, why: str) -> Finding:
+    owner, path = setting.owner, setting.path
+    if isinstance(owner, ValuesDoc):
+        message = f"{owner.ref} sets meshConfig.outboundTrafficPolicy.mode REGISTRY_ONLY: {why}"
+        return Finding(RULE.id, message, owner.file, owner.locate(path), None, path)
+    if owner.kind == "ConfigMap":
+        found = RULE.at(
+            owner, path, f"{owner.ref} mesh config sets outboundTrafficPolicy REGISTRY_ONLY: {why}"
         )
-        if _registry_only(res.get(*base)):
-            yield RULE.at(
-                res,
-                (*base, *_MODE),
-                f"{res.ref} sets meshConfig outboundTrafficPolicy REGISTRY_ONLY: {_WHY}",
-            )
-
-
-def _values(doc: ValuesDoc) -> Finding | None:
-    mesh = doc.get("meshConfig")
-    if not isinstance(mesh, Mapping) or not _registry_only(mesh):
-        return None
-    path = ("meshConfig", *_MODE)
-    return Finding(
-        RULE.id,
-        f"{doc.ref} sets meshConfig.outboundTrafficPolicy.mode REGISTRY_ONLY: {_WHY}",
-        doc.file,
-        doc.locate(path),
-        None,
-        path,
+        found.span = _mesh_text_span(owner)
+        return found
+    return RULE.at(
+        owner, path, f"{owner.ref} sets meshConfig outboundTrafficPolicy REGISTRY_ONLY: {why}"
     )
 
 
 def check(ctx: Context) -> Iterator[Finding]:
     graph = ctx.graph
     ambient = bool(graph.ambient_namespaces())
-    yield from _sidecars(graph, ambient)
+    for sc in graph.of_kind("Sidecar"):
+        if bypass.registry_only(sc.spec):
+            found = _sidecar(graph, sc, ambient)
+            if found is not None:
+                yield found
     if not ambient:
         return
-    yield from _configmaps(graph)
-    yield from _operators(graph)
-    for doc in graph.values_documents():
-        found = _values(doc)
-        if found is not None:
-            yield found
+    locked = bypass.ambient_locked_down(graph)
+    why = _LOCKED.format(who="every ambient application namespace") if locked else _WHY
+    for setting in bypass.registry_only_settings(graph):
+        found = _mesh_config(setting, why)
+        if locked:
+            found.level = "note"
+        yield found

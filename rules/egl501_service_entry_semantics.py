@@ -8,28 +8,40 @@ reviewed never exists in the cluster; its host is then unknown and passes throug
 **What is checked** (error unless noted):
 - host `*` alone; partial wildcards such as `*foo.com` (warning, as in Istio; not for
   `DYNAMIC_DNS`);
-- `DNS`/`DNS_ROUND_ROBIN` without endpoints and a wildcard host; `DNS_ROUND_ROBIN` with more
-  than one endpoint;
+- `DNS_ROUND_ROBIN` with more than one endpoint;
 - CIDR `addresses` with a resolution other than `NONE`/`STATIC`; `resolution: NONE` with
   `endpoints`; `endpoints` together with `workloadSelector`;
 - duplicate port numbers or names; unknown port protocols;
 - several hosts with a non-HTTP, non-TLS port and a resolution other than `NONE`;
-- `DYNAMIC_DNS`: non-wildcard hosts, `addresses`, `endpoints`, protocols other than HTTP,
-  HTTP2, GRPC, TLS, and `MESH_INTERNAL` with `istio.io/use-waypoint`.
+- `DYNAMIC_DNS` (by `--istio-version`): non-wildcard hosts, `addresses`, `endpoints`, port
+  protocols other than HTTP (1.28), HTTP and TLS (1.29), HTTP, TLS, GRPC and HTTP2 (1.30); a
+  location other than `MESH_EXTERNAL` before 1.30; from 1.30 `MESH_INTERNAL` with the
+  ServiceEntry's own `istio.io/use-waypoint` label (not `none`), and also `MESH_INTERNAL` bound
+  to a waypoint through its namespace's label: validation accepts that (it reads only the
+  ServiceEntry's own label), but istiod leaves MESH_INTERNAL DYNAMIC_DNS services out of the
+  waypoint's configuration, so ztunnel sends their connections to a waypoint with no filter
+  chain for them (EGL109 then says nothing about the wildcard's breadth).
+
+A wildcard host with `DNS`/`DNS_ROUND_ROBIN` and no endpoints is rejected too; EGL204 reports
+that cause (once per ServiceEntry and field), and this rule stays silent about it.
 
 **How to fix.** As each message says; typically set the resolution that matches the hosts
 (`DYNAMIC_DNS` for wildcards at a waypoint, `DNS` for FQDNs) and make ports unique.
 
 Sources: `istio/api` `networking/v1alpha3/service_entry.proto` (CRD validation rules);
-`istio/istio` `pkg/config/validation/validation.go` (`ValidateServiceEntry`).
+`istio/istio` `pkg/config/validation/validation.go` (`ValidateServiceEntry`, 1.24.0-1.30.3; its
+DYNAMIC_DNS case from 1.28.0, protocols widened at 1.29.0 and 1.30.0, MESH_INTERNAL and
+`usesWaypoint` from 1.30.0); `pilot/pkg/networking/core/waypoint.go` `findWaypointResources`
+(1.30.0-1.30.3: "DYNAMIC_DNS is supported only for MESH_EXTERNAL services; skipping waypoint
+service").
 """
 
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from egresslint.lint.rule import Context, Rule
-from egresslint.mesh import istio
-from egresslint.mesh.graph import USE_WAYPOINT
+from egresslint.mesh import bypass, istio
+from egresslint.mesh.graph import MeshGraph
 from egresslint.model import Finding, Resource, as_list
 
 RULE = Rule(
@@ -58,12 +70,10 @@ KNOWN_PROTOCOLS = frozenset(
         "UDP",
     }
 )
-DYNAMIC_PROTOCOLS = frozenset({"HTTP", "HTTP2", "GRPC", "TLS"})
 Problem = tuple[tuple[Any, ...], str, str]  # (path, message, level)
 
 
 def _hosts(se: Resource, res: str) -> Iterator[Problem]:
-    no_endpoints = not as_list(se.spec.get("endpoints"))
     for i, host in enumerate(as_list(se.spec.get("hosts"))):
         if not isinstance(host, str):
             continue
@@ -81,12 +91,6 @@ def _hosts(se: Resource, res: str) -> Iterator[Problem]:
             yield (
                 path,
                 f"resolution DYNAMIC_DNS requires wildcard hosts, but '{host}' is not",
-                "error",
-            )
-        if "*" in host and host != "*" and res in ("DNS", "DNS_ROUND_ROBIN") and no_endpoints:
-            yield (
-                path,
-                f"wildcard host '{host}' with resolution {res} and no endpoints is rejected; use DYNAMIC_DNS or FQDN hosts",
                 "error",
             )
 
@@ -126,8 +130,9 @@ def _addresses_endpoints(se: Resource, res: str) -> Iterator[Problem]:
 
 
 def _port(
-    se: Resource, i: int, port: Mapping[str, Any], res: str, seen: dict[str, set[Any]]
+    ctx: Context, se: Resource, i: int, port: Mapping[str, Any], seen: dict[str, set[Any]]
 ) -> Iterator[Problem]:
+    res = istio.resolution(se)
     base = ("spec", "ports", i)
     for key in ("number", "name"):
         value = port.get(key)
@@ -139,12 +144,15 @@ def _port(
     proto = istio.protocol(port)
     if proto and proto not in KNOWN_PROTOCOLS:
         yield (*base, "protocol"), f"unsupported protocol '{port.get('protocol')}'", "error"
-    elif res == "DYNAMIC_DNS" and proto not in DYNAMIC_PROTOCOLS:
-        yield (
-            (*base, "protocol"),
-            f"resolution DYNAMIC_DNS supports HTTP, HTTP2, GRPC and TLS ports, not '{proto or 'unset'}'",
-            "error",
-        )
+    elif res == "DYNAMIC_DNS":
+        allowed = bypass.dynamic_dns_protocols(ctx.istio_version)
+        if proto not in allowed:
+            yield (
+                (*base, "protocol") if proto else base,
+                f"resolution DYNAMIC_DNS supports only {', '.join(sorted(allowed))} ports at Istio "
+                f"{'.'.join(map(str, ctx.istio_version[:2]))}, not '{proto or 'unset'}'",
+                "error",
+            )
     hosts = as_list(se.spec.get("hosts"))
     opaque = not istio.is_http(port) and proto not in ("HTTPS", "TLS")
     if len(hosts) > 1 and opaque and res not in ("NONE", "DYNAMIC_DNS"):
@@ -155,29 +163,42 @@ def _port(
         )
 
 
-def _problems(se: Resource) -> Iterator[Problem]:
+def _location(ctx: Context, se: Resource) -> Iterator[Problem]:
+    """DYNAMIC_DNS locations: what validation rejects, and a namespace binding at 1.30+ that
+    validation accepts but the waypoint skips."""
+    path = ("spec", "location") if "location" in se.spec else ("spec",)
+    problem = bypass.dynamic_dns_location_problem(se, ctx.istio_version)
+    if problem is not None:
+        yield path, f"{problem}; use MESH_EXTERNAL", "error"
+        return
+    binding = ctx.graph.binding(se)
+    if MeshGraph.is_external(se) or binding is None or binding.opted_out:
+        return
+    yield (
+        path,
+        f"MESH_INTERNAL DYNAMIC_DNS ServiceEntry bound to waypoint '{binding.name}' by its "
+        "namespace's label: validation accepts it (it reads only the ServiceEntry's own label), "
+        "but istiod leaves such services out of the waypoint's configuration, so their "
+        "connections reach a waypoint with no filter chain for them; use MESH_EXTERNAL",
+        "error",
+    )
+
+
+def _problems(ctx: Context, se: Resource) -> Iterator[Problem]:
     res = istio.resolution(se)
     yield from _hosts(se, res)
     yield from _addresses_endpoints(se, res)
     seen: dict[str, set[Any]] = {"number": set(), "name": set()}
     for i, port in enumerate(as_list(se.spec.get("ports"))):
         if isinstance(port, Mapping):
-            yield from _port(se, i, port, res, seen)
-    if (
-        res == "DYNAMIC_DNS"
-        and se.spec.get("location") == "MESH_INTERNAL"
-        and USE_WAYPOINT in se.labels
-    ):
-        yield (
-            ("spec", "location"),
-            "MESH_INTERNAL DYNAMIC_DNS ServiceEntries cannot be bound to a waypoint; use MESH_EXTERNAL",
-            "error",
-        )
+            yield from _port(ctx, se, i, port, seen)
+    if res == "DYNAMIC_DNS":
+        yield from _location(ctx, se)
 
 
 def check(ctx: Context) -> Iterator[Finding]:
     for se in ctx.graph.of_kind("ServiceEntry"):
-        for path, message, level in _problems(se):
+        for path, message, level in _problems(ctx, se):
             finding = RULE.at(se, path, f"{se.ref}: {message}.")
             if level != "error":
                 finding.level = level

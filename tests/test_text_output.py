@@ -20,6 +20,7 @@ spec:
   resolution: DNS
 """
 
+# the evidence of egress control: an external host bound to the waypoint
 WAYPOINT = """\
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
@@ -27,6 +28,14 @@ metadata: {name: waypoint, namespace: apps}
 spec:
   gatewayClassName: istio-waypoint
   listeners: [{name: mesh, port: 15008, protocol: HBONE}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: bound, namespace: apps, labels: {istio.io/use-waypoint: waypoint}}
+spec:
+  hosts: [bound.example]
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: DNS
 """
 
 
