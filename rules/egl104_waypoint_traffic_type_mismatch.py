@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 from egresslint.lint.rule import Context, Rule, related
 from egresslint.mesh.graph import WAYPOINT_FOR, MeshGraph
-from egresslint.model import Finding, Resource
+from egresslint.model import Finding, Resource, listed
 
 RULE = Rule(
     id="EGL104",
@@ -47,7 +47,7 @@ def _finding(graph: MeshGraph, gw: Resource, kind: str, bound: list[Resource]) -
         where, path = f"its GatewayClass '{graph.gateway_class(gw)}'", ("spec", "gatewayClassName")
         if cls is not None:
             rel.insert(0, related(cls, _LABEL, "sets the traffic type for its Gateways"))
-    names = ", ".join(se.name for se in bound[:5]) + (", ..." if len(bound) > 5 else "")
+    names = listed(se.name for se in bound)
     return RULE.at(
         gw,
         path,

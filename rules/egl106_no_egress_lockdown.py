@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from egresslint.lint.rule import Context, Rule, related
 from egresslint.mesh import bypass
 from egresslint.mesh.graph import DATAPLANE_MODE, MeshGraph, Workload
-from egresslint.model import Finding, Resource
+from egresslint.model import Finding, Resource, listed
 
 RULE = Rule(
     id="EGL106",
@@ -80,7 +80,7 @@ def _backstop(graph: MeshGraph) -> bool:
 
 def _on_namespace(ns: Resource, wls: list[Workload], ports: set[int], fix: str) -> Finding:
     path = ("metadata", "labels", DATAPLANE_MODE)
-    names = ", ".join(w.resource.name for w in wls[:5]) + (", ..." if len(wls) > 5 else "")
+    names = listed(w.resource.name for w in wls)
     return RULE.at(
         ns,
         path if DATAPLANE_MODE in ns.labels else ("metadata",),
