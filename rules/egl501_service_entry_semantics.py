@@ -8,7 +8,6 @@ reviewed never exists in the cluster; its host is then unknown and passes throug
 **What is checked** (error unless noted):
 - host `*` alone; partial wildcards such as `*foo.com` (warning, as in Istio; not for
   `DYNAMIC_DNS`);
-- `DNS_ROUND_ROBIN` with more than one endpoint;
 - CIDR `addresses` with a resolution other than `NONE`/`STATIC`; `resolution: NONE` with
   `endpoints`; `endpoints` together with `workloadSelector`;
 - duplicate port numbers or names; unknown port protocols;
@@ -23,7 +22,8 @@ reviewed never exists in the cluster; its host is then unknown and passes throug
   chain for them (EGL109 then says nothing about the wildcard's breadth).
 
 A wildcard host with `DNS`/`DNS_ROUND_ROBIN` and no endpoints is rejected too; EGL204 reports
-that cause (once per ServiceEntry and field), and this rule stays silent about it.
+that cause (once per ServiceEntry and field), and this rule stays silent about it. So does
+`DNS_ROUND_ROBIN` with more than one endpoint: EGL206 reports it.
 
 **How to fix.** As each message says; typically set the resolution that matches the hosts
 (`DYNAMIC_DNS` for wildcards at a waypoint, `DNS` for FQDNs) and make ports unique.
@@ -109,12 +109,6 @@ def _addresses_endpoints(se: Resource, res: str) -> Iterator[Problem]:
         yield (
             ("spec", "endpoints"),
             "resolution NONE cannot have endpoints; use STATIC or DNS",
-            "error",
-        )
-    if len(endpoints) > 1 and res == "DNS_ROUND_ROBIN":
-        yield (
-            ("spec", "endpoints"),
-            "resolution DNS_ROUND_ROBIN allows at most one endpoint",
             "error",
         )
     if endpoints and spec.get("workloadSelector") is not None:
