@@ -49,6 +49,8 @@ class Rule:
     params: Mapping[str, Any] = field(default_factory=dict)
     # rule ids whose finding this rule's may accompany on the same field, as a consequence
     follows: tuple[str, ...] = ()
+    # istioctl analyze message codes (pkg/config/analysis/msg/messages.yaml) this rule covers
+    istio_analyzer: tuple[str, ...] = ()
     check: Check | None = field(default=None, compare=False)
 
     @property
@@ -80,6 +82,9 @@ class Rule:
             out.append(f"{self.id}: level {self.level!r} is not one of {', '.join(LEVELS)}")
         if self.precision not in PRECISIONS:
             out.append(f"{self.id}: precision {self.precision!r} is not one of {PRECISIONS}")
+        bad_codes = [c for c in self.istio_analyzer if not re.fullmatch(r"IST\d{4}", c)]
+        if bad_codes:
+            out.append(f"{self.id}: istio_analyzer codes must look like IST0123: {bad_codes}")
         if not self.summary.strip() or not self.help.strip():
             out.append(f"{self.id}: summary and help must not be empty")
         return out
