@@ -12,7 +12,13 @@ whose non-empty `selector` matches the pods of a waypoint Gateway in the same na
 labels `gateway.networking.k8s.io/gateway-name` or the legacy `istio.io/gateway-name` with the
 Gateway's name, or its `spec.infrastructure.labels`. (Managed waypoint pods of current Istio
 carry only the first; a selector on the legacy label selects nothing at all, which is no better.)
-Selectors that also match application workloads of the namespace are left alone.
+Selectors that also match application workloads of the namespace are left alone. When the
+selector names a Gateway by its `gateway.networking.k8s.io/gateway-name` label and the view
+holds no Gateway in that namespace (its gateways are defined in another repository), the
+finding is a note: for a waypoint the policy does nothing; a Gateway API gateway that is not a
+waypoint applies selector policies only while istiod's `ENABLE_SELECTOR_BASED_K8S_GATEWAY_POLICY`
+is on (the default, `pilot/pkg/features/pilot.go`; `WorkloadPolicyMatcher.ShouldAttachPolicy`
+in `pilot/pkg/model/policyattachment.go`: "waypoints never use selector", 1.24.0-1.30.3).
 
 **How to fix.** Replace `selector` with
 `targetRefs: [{kind: Gateway, group: gateway.networking.k8s.io, name: <waypoint>}]`, or target
@@ -38,6 +44,7 @@ RULE = Rule(
     level="warning",
     summary="Policy selects waypoint pods with `selector`; waypoints only apply targetRefs.",
     kinds=("AuthorizationPolicy", "RequestAuthentication", "Telemetry", "WasmPlugin", "Gateway"),
+    istio_analyzer=("IST0166",),
 )
 
 _KINDS = ("AuthorizationPolicy", "RequestAuthentication", "Telemetry", "WasmPlugin")
@@ -64,11 +71,44 @@ def _selected_waypoint(graph: MeshGraph, policy: Resource) -> Resource | None:
     return None
 
 
+def _named_gateway_elsewhere(graph: MeshGraph, policy: Resource) -> str | None:
+    """The Gateway a selector names by its gateway-name label, when the view holds no Gateway
+    at all in the policy's namespace (its gateways are managed elsewhere; with gateways in the
+    view, a name among none of them selects no pods)."""
+    if graph.in_namespace("Gateway", policy.namespace):
+        return None
+    labels = as_map(as_map(policy.spec.get("selector")).get("matchLabels"))
+    for key in (reach.GATEWAY_NAME_LABEL, reach.LEGACY_GATEWAY_NAME_LABEL):
+        name = labels.get(key)
+        if isinstance(name, str) and graph.get("Gateway", policy.namespace, name) is None:
+            return name
+    return None
+
+
+def _elsewhere(policy: Resource, name: str) -> Finding:
+    finding = RULE.at(
+        policy,
+        ("spec", "selector"),
+        f"{policy.ref} uses 'selector' to aim at the pods of Gateway '{name}', which is not in "
+        "the linted files: if it is a waypoint, the policy has no effect (waypoints apply only "
+        "targetRefs policies); a Gateway API gateway applies it only while istiod's "
+        "ENABLE_SELECTOR_BASED_K8S_GATEWAY_POLICY is on. Use 'targetRefs: [{kind: Gateway, "
+        f"group: gateway.networking.k8s.io, name: {name}}}]' instead.",
+    )
+    finding.level = "note"
+    return finding
+
+
 def check(ctx: Context) -> Iterator[Finding]:
     graph = ctx.graph
     for policy in graph.of_kind(*_KINDS):
+        if policy.spec.get("targetRef") or policy.spec.get("targetRefs"):
+            continue  # targetRefs win: the selector is ignored (ShouldAttachPolicy)
         gw = _selected_waypoint(graph, policy)
         if gw is None:
+            name = _named_gateway_elsewhere(graph, policy)
+            if name is not None:
+                yield _elsewhere(policy, name)
             continue
         yield RULE.at(
             policy,
