@@ -12,13 +12,17 @@ for every rule, `egresslint/mesh/bypass.py` `egress_evidence`): an egress waypoi
 some MESH_EXTERNAL ServiceEntry is bound to, by its own label or its namespace's) or the
 vendor's ztunnel egress gateway (`solo-ztunnel-egress`, or ztunnel `egressPolicies` that deny),
 a MESH_EXTERNAL ServiceEntry bound to a waypoint outside the view, `--mode`, and, where the mesh
-runs ambient, an egress lock-down NetworkPolicy, an AuthorizationPolicy on a ServiceEntry or
-egress gateway, or `REGISTRY_ONLY` mesh config or Helm values. An application waypoint that
-only Services or namespaces of workloads use is not evidence. It fires for ServiceEntries with
-`location: MESH_EXTERNAL` (the default) whose own label and namespace label leave them unbound.
-ServiceEntries in sidecar-injected namespaces are skipped, and so are ServiceEntries without
-hosts: Istio's validation rejects them ("service entry must have at least one host"), and the
-schema or validation rules report that.
+runs ambient, an explicit egress gateway (a dedicated Gateway API or classic Istio gateway that
+carries external hosts, `egresslint/mesh/gateways.py`), an egress lock-down NetworkPolicy, an
+AuthorizationPolicy on a ServiceEntry or egress gateway, or `REGISTRY_ONLY` mesh config or Helm
+values. An application waypoint that only Services or namespaces of workloads use is not
+evidence. It fires for ServiceEntries with `location: MESH_EXTERNAL` (the default) whose own
+label and namespace label leave them unbound. ServiceEntries in sidecar-injected namespaces are
+skipped, and so are ServiceEntries without hosts: Istio's validation rejects them ("service
+entry must have at least one host"), and the schema or validation rules report that. A
+ServiceEntry whose every host an explicit egress gateway carries is left to EGL115: there the
+gateway, not a waypoint binding, is the control, and whether clients can go around it depends on
+mesh routes and NetworkPolicy, not on the label.
 
 **How to fix.** Label the ServiceEntry (or its namespace) with
 `istio.io/use-waypoint: <gateway-name>`, plus `istio.io/use-waypoint-namespace: <ns>` when the
@@ -26,7 +30,9 @@ waypoint lives in another namespace. Remove a `none` opt-out unless the host is 
 egress control. The message names only egress gateways, and of those only ones whose HBONE
 listener admits the ServiceEntry's namespace (`allowedRoutes.namespaces.from`, default `Same`,
 see EGL103); otherwise it proposes moving the ServiceEntry into the egress waypoint's namespace
-or opening the listener (`from: All`, or `Selector`).
+or opening the listener (`from: All`, or `Selector`). Where the only egress gateways are explicit
+ones, it proposes carrying the host through one of them (a route there whose backendRef names
+the host) or binding it to an egress waypoint.
 
 Holds since Istio 1.22 (label-based binding); egress through waypoints is GA since 1.24.
 Sources: istio/istio `pilot/pkg/serviceregistry/kube/controller/ambient/waypoints.go` (1.24.0)
@@ -35,13 +41,13 @@ the object's own `istio.io/use-waypoint` label (`none` opts out), else its names
 refuses namespaces the waypoint does not admit; `pkg/config/validation/validation.go`
 `ValidateServiceEntry` (1.24.0-1.30.3, at least one host); istio/ztunnel `src/proxy/outbound.rs`
 `build_request` (1.24.0, 1.30.3): a destination address that is no known service goes out as
-passthrough TCP.
+passthrough TCP. Explicit egress gateways: see EGL115 and `egresslint/mesh/gateways.py`.
 """
 
 from collections.abc import Iterator
 
 from egresslint.lint.rule import Context, Rule, related
-from egresslint.mesh import bypass
+from egresslint.mesh import bypass, gateways
 from egresslint.mesh.graph import USE_WAYPOINT, MeshGraph
 from egresslint.model import Finding, Related, Resource, listed
 
@@ -88,12 +94,7 @@ def _advice_now(se: Resource, graph: MeshGraph) -> tuple[str, list[Related]]:
         )
     others = [g for g in bypass.service_waypoints(graph) if g in egress]
     if not others:
-        return (
-            "Add the label istio.io/use-waypoint: <egress waypoint> (and "
-            "istio.io/use-waypoint-namespace when it lives elsewhere) to the ServiceEntry or its "
-            "namespace.",
-            [],
-        )
+        return _no_waypoint_advice(graph)
     gw = graph.memo("EGL101.first_waypoint", lambda: min(others, key=lambda g: g.ref))
     adm = bypass.admission(graph, gw)
     home = graph.namespace(gw.namespace)
@@ -108,6 +109,22 @@ def _advice_now(se: Resource, graph: MeshGraph) -> tuple[str, list[Related]]:
         f"(allowedRoutes.namespaces.from: All, or Selector matching namespace '{se.namespace}') "
         f"and add the labels {_label_text(se, gw)}.",
         [related(gw, adm.path(), "does not admit the ServiceEntry's namespace")],
+    )
+
+
+def _no_waypoint_advice(graph: MeshGraph) -> tuple[str, list[Related]]:
+    label = (
+        "the label istio.io/use-waypoint: <egress waypoint> (and istio.io/use-waypoint-namespace "
+        "when it lives elsewhere) to the ServiceEntry or its namespace"
+    )
+    dedicated = gateways.explicit_gateways(graph)
+    if not dedicated:
+        return f"Add {label}.", []
+    gw = dedicated[0].gateway
+    return (
+        f"Carry it through egress gateway {gw.ref} (a route there whose backendRef names the "
+        f"host, with client namespaces locked down), or add {label}.",
+        [related(gw, ("metadata",), "the explicit egress gateway")],
     )
 
 
@@ -161,6 +178,8 @@ def check(ctx: Context) -> Iterator[Finding]:
             continue
         if not graph.se_hosts(se):
             continue  # rejected by validation (no host): EGL003 reports it
+        if gateways.carries_all_hosts(graph, se):
+            continue  # an explicit egress gateway carries it: EGL115 judges the paths around it
         binding = graph.binding(se)
         if binding is None:
             yield _unbound(se, graph)

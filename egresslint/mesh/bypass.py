@@ -1,9 +1,10 @@
 """Shared judgements of the bypass rules (EGL1xx): waypoint admission, application namespaces,
 NetworkPolicy rules that open the internet, whether a workload's traffic is captured, evidence
 that the repository controls egress at all (``egress_evidence``, asked by every rule that needs
-it), ``REGISTRY_ONLY`` mesh config, NetworkPolicy lock-down of ambient namespaces, VIPs and
-ambient DNS capture by Istio version and install values, and which ServiceEntry shapes Istio's
-validation accepts with DYNAMIC_DNS (so that advice never proposes a rejected change).
+it, with the explicit egress gateways of ``gateways.py``), ``REGISTRY_ONLY`` mesh config,
+NetworkPolicy lock-down of ambient namespaces, VIPs and ambient DNS capture by Istio version and
+install values, and which ServiceEntry shapes Istio's validation accepts with DYNAMIC_DNS (so
+that advice never proposes a rejected change).
 
 Kept apart from the graph so that the graph stays a plain index; every function here is pure
 and linear in what it reads.
@@ -21,6 +22,7 @@ import yaml
 from ..model import Path, Resource, ValuesDoc, as_list, as_map, enumerate_maps
 from ..parse.loader import load_single
 from ..parse.yamlbuild import Unlintable
+from . import gateways as explicit
 from . import istio, netpol, reach, ztunnel_values
 from .graph import (
     AGENTGATEWAY_WAYPOINTS,
@@ -479,8 +481,10 @@ class EgressEvidence:
     """What shows that the repository controls egress, and the gateways egress goes through.
 
     ``gateways`` are the egress waypoints and egress gateways in the view: Gateways of the
-    vendor's ztunnel egress class, and waypoints a MESH_EXTERNAL ServiceEntry is bound to (or
-    the namespace of one that opts out, when the namespace runs no application workloads).
+    vendor's ztunnel egress class, waypoints a MESH_EXTERNAL ServiceEntry is bound to (or
+    the namespace of one that opts out, when the namespace runs no application workloads), and,
+    where the mesh runs ambient, explicit egress gateways (``gateways.explicit_gateways``:
+    dedicated Gateway API or classic Istio gateways that carry external hosts).
     ``reasons`` name each kind of evidence found.
     """
 
@@ -497,8 +501,9 @@ def egress_evidence(graph: MeshGraph) -> EgressEvidence:
     An application waypoint (one that only Services or namespaces of workloads use) is not
     evidence: only an egress waypoint or gateway, ``--mode``, a MESH_EXTERNAL ServiceEntry bound
     to a waypoint, the vendor's ztunnel egress (its Gateway class, or ztunnel ``egressPolicies``
-    that deny), and, where the mesh runs ambient, an egress lock-down NetworkPolicy, an
-    AuthorizationPolicy on a ServiceEntry or egress gateway, or ``REGISTRY_ONLY`` mesh config.
+    that deny), and, where the mesh runs ambient, an explicit egress gateway, an egress
+    lock-down NetworkPolicy, an AuthorizationPolicy on a ServiceEntry or egress gateway, or
+    ``REGISTRY_ONLY`` mesh config.
     """
     return graph.memo("bypass.egress_evidence", lambda: _egress_evidence(graph))
 
@@ -538,8 +543,11 @@ def _external_binding(graph: MeshGraph) -> bool:
     return False
 
 
-def _runs_ambient(graph: MeshGraph) -> bool:
-    return bool(graph.waypoints() or ambient_app_namespaces(graph))
+def runs_ambient(graph: MeshGraph) -> bool:
+    """The view runs ambient: a waypoint, or application pods enrolled in ambient."""
+    return graph.memo(
+        "bypass.runs_ambient", lambda: bool(graph.waypoints() or ambient_app_namespaces(graph))
+    )
 
 
 def _lockdown_policy(graph: MeshGraph) -> bool:
@@ -566,6 +574,11 @@ def _egress_authz(graph: MeshGraph, gateways: tuple[Resource, ...]) -> bool:
     return False
 
 
+def ztunnel_backstop(graph: MeshGraph) -> bool:
+    """Helm values give ztunnel ``egressPolicies`` that deny (the vendor's default-deny)."""
+    return _ztunnel_deny(graph)
+
+
 def _ztunnel_deny(graph: MeshGraph) -> bool:
     for zt in ztunnel_values.sections(graph.values_documents()):
         value = zt.get("egressPolicies")
@@ -576,6 +589,8 @@ def _ztunnel_deny(graph: MeshGraph) -> bool:
 
 def _egress_evidence(graph: MeshGraph) -> EgressEvidence:
     found = _egress_gateway_set(graph)
+    dedicated = explicit.explicit_gateways(graph) if runs_ambient(graph) else ()
+    found.update(eg.gateway for eg in dedicated)
     gateways = tuple(gw for gw in graph.of_kind("Gateway") if gw in found)
     checks: list[tuple[str, Callable[[], bool]]] = [
         ("--mode", lambda: bool(graph.mode_override)),
@@ -583,8 +598,9 @@ def _egress_evidence(graph: MeshGraph) -> EgressEvidence:
         ("MESH_EXTERNAL ServiceEntry bound to a waypoint", lambda: _external_binding(graph)),
         ("ztunnel egressPolicies", lambda: _ztunnel_deny(graph)),
     ]
-    if _runs_ambient(graph):
+    if runs_ambient(graph):
         checks += [
+            ("explicit egress gateway", lambda: bool(dedicated)),
             ("egress lock-down NetworkPolicy", lambda: _lockdown_policy(graph)),
             ("egress AuthorizationPolicy", lambda: _egress_authz(graph, gateways)),
             ("REGISTRY_ONLY mesh config", lambda: bool(registry_only_settings(graph))),

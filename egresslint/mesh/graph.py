@@ -31,6 +31,9 @@ DATAPLANE_MODE = "istio.io/dataplane-mode"
 GATEWAY_NAME_LABELS = ("gateway.networking.k8s.io/gateway-name", "istio.io/gateway-name")
 
 ROOT_NAMESPACE = "istio-system"  # meshConfig.rootNamespace's default
+# networking.istio.io Gateways share the kind name with Gateway API's: the graph files them
+# apart, so that "Gateway" (waypoints, targetRefs, use-waypoint) always means Gateway API
+ISTIO_GATEWAY = "Gateway.networking.istio.io"
 ZTUNNEL_EGRESS = "solo-ztunnel-egress"
 ISTIO_WAYPOINT = "istio-waypoint"
 AGENTGATEWAY_WAYPOINTS = ("enterprise-agentgateway-waypoint", "istio-agentgateway-waypoint")
@@ -73,6 +76,18 @@ class Workload:
     @property
     def namespace(self) -> str:
         return self.resource.namespace
+
+
+def kind_of(res: Resource) -> str:
+    """The kind the graph files a resource under: its kind, but ``ISTIO_GATEWAY`` for a
+    ``networking.istio.io`` Gateway."""
+    if res.kind == "Gateway" and res.api_version.startswith("networking.istio.io/"):
+        return ISTIO_GATEWAY
+    return res.kind
+
+
+def kind_key(res: Resource) -> tuple[str, str, str]:
+    return (kind_of(res), res.namespace, res.name)
 
 
 def _dr_host(dr: Resource) -> str:
@@ -182,7 +197,7 @@ class MeshGraph:
         first: dict[tuple[str, str, str], Resource] = {}
         kept = []
         for res in resources:
-            seen = first.setdefault(res.key, res)
+            seen = first.setdefault(kind_key(res), res)
             if seen is not res:
                 self.duplicates.append((seen, res))
                 if seen.body != res.body:
@@ -191,10 +206,11 @@ class MeshGraph:
         return kept
 
     def _index(self, res: Resource) -> None:
-        self._by_kind[res.kind].append(res)
-        self._by_key.setdefault(res.key, res)
+        kind = kind_of(res)
+        self._by_kind[kind].append(res)
+        self._by_key.setdefault((kind, res.namespace, res.name), res)
         self._namespaces.add(res.name if res.kind == "Namespace" else res.namespace)
-        self._by_ns_kind[(res.namespace, res.kind)].append(res)
+        self._by_ns_kind[(res.namespace, kind)].append(res)
         if res.kind == "ServiceEntry":
             for host in self.se_hosts(res):
                 if host.startswith("*"):
