@@ -26,8 +26,8 @@ Waypoint pod unrestricted").
 from collections.abc import Iterator
 
 from egresslint.lint.rule import Context, Rule, related
-from egresslint.mesh import netpol
-from egresslint.mesh.graph import ZTUNNEL_EGRESS, MeshGraph
+from egresslint.mesh import hbone
+from egresslint.mesh.graph import MeshGraph
 from egresslint.model import Finding, Resource
 
 RULE = Rule(
@@ -39,7 +39,7 @@ RULE = Rule(
     kinds=("NetworkPolicy", "Gateway"),
 )
 
-HBONE_PORT = 15008
+HBONE_PORT = hbone.HBONE_PORT
 
 
 def _path(np_: Resource) -> tuple[str, ...]:
@@ -50,13 +50,9 @@ def _path(np_: Resource) -> tuple[str, ...]:
 
 
 def _check_waypoint(graph: MeshGraph, gw: Resource) -> Finding | None:
-    policies = [
-        p
-        for p in graph.in_namespace("NetworkPolicy", gw.namespace)
-        if graph.waypoint_pods_selected(p, gw)
-    ]
-    isolating = [p for p in policies if netpol.isolates_ingress(p)]
-    if not isolating or netpol.ingress_allows_port(isolating, HBONE_PORT):
+    # shared with EGL214 and EGL215, which leave the policies reported here to this rule
+    isolating = hbone.ingress_blocked(graph, gw)
+    if not isolating:
         return None
     first = isolating[0]
     bound = graph.bound_to(gw)
@@ -79,8 +75,6 @@ def _check_waypoint(graph: MeshGraph, gw: Resource) -> Finding | None:
 def check(ctx: Context) -> Iterator[Finding]:
     graph = ctx.graph
     for gw in graph.waypoints():
-        if graph.gateway_class(gw) == ZTUNNEL_EGRESS:
-            continue
         hit = _check_waypoint(graph, gw)
         if hit is not None:
             yield hit
