@@ -8,6 +8,14 @@ reviewed never exists in the cluster; its host is then unknown and passes throug
 **What is checked** (error unless noted):
 - host `*` alone; partial wildcards such as `*foo.com` (warning, as in Istio; not for
   `DYNAMIC_DNS`);
+- host names that are not DNS names (`ValidateWildcardDomain`): a label that is not a DNS-1123
+  label, such as a template placeholder left in `<PG1_IP>.nip.io`, an all-digit top-level label
+  (an IP address is no host: put it in `addresses` or `endpoints`), more than 255 characters.
+  Wildcard hosts are left to the wildcard rules (EGL109, EGL110, EGL204);
+- `resolution: STATIC` endpoints whose `address` is not an IP address (nor `unix://`): a host
+  name there is rejected ("is not a valid IP address"; use `resolution: DNS` for names);
+- port names that are not DNS-1123 labels, `name: ""` included (`ValidatePortName`; a port
+  without `name` is a schema error, EGL003);
 - CIDR `addresses` with a resolution other than `NONE`/`STATIC`; `resolution: NONE` with
   `endpoints`; `endpoints` together with `workloadSelector`;
 - duplicate port numbers or names; unknown port protocols;
@@ -29,18 +37,22 @@ that cause (once per ServiceEntry and field), and this rule stays silent about i
 (`DYNAMIC_DNS` for wildcards at a waypoint, `DNS` for FQDNs) and make ports unique.
 
 Sources: `istio/api` `networking/v1alpha3/service_entry.proto` (CRD validation rules);
-`istio/istio` `pkg/config/validation/validation.go` (`ValidateServiceEntry`, 1.24.0-1.30.3; its
+`istio/istio` `pkg/config/validation/validation.go` (`ValidateServiceEntry`,
+`validateWorkloadEntry` for STATIC endpoints, `ValidatePortName`, 1.24.0-1.30.3;
+`pkg/config/validation/agent/validation.go` `ValidateWildcardDomain` and
+`pkg/config/labels/instance.go` `IsDNS1123Label`, `IsWildcardDNS1123Label`, same releases; its
 DYNAMIC_DNS case from 1.28.0, protocols widened at 1.29.0 and 1.30.0, MESH_INTERNAL and
 `usesWaypoint` from 1.30.0); `pilot/pkg/networking/core/waypoint.go` `findWaypointResources`
 (1.30.0-1.30.3: "DYNAMIC_DNS is supported only for MESH_EXTERNAL services; skipping waypoint
 service").
 """
 
+import ipaddress
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from egresslint.lint.rule import Context, Rule
-from egresslint.mesh import bypass, istio
+from egresslint.mesh import bypass, istio, reach
 from egresslint.mesh.graph import MeshGraph
 from egresslint.model import Finding, Resource, as_list
 
@@ -93,6 +105,8 @@ def _hosts(se: Resource, res: str) -> Iterator[Problem]:
                 f"resolution DYNAMIC_DNS requires wildcard hosts, but '{host}' is not",
                 "error",
             )
+        if "*" not in host and (why := reach.host_name_problem(host)) is not None:
+            yield path, f"host '{host}' is not a valid DNS name ({why}): Istio rejects it", "error"
 
 
 def _addresses_endpoints(se: Resource, res: str) -> Iterator[Problem]:
@@ -117,10 +131,45 @@ def _addresses_endpoints(se: Resource, res: str) -> Iterator[Problem]:
             "endpoints and workloadSelector are mutually exclusive",
             "error",
         )
+    if res == "STATIC":
+        yield from _static_endpoints(se)
     if res == "DYNAMIC_DNS":
         for key in ("addresses", "endpoints"):
             if as_list(spec.get(key)):
                 yield ("spec", key), f"resolution DYNAMIC_DNS does not allow {key}", "error"
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _static_endpoints(se: Resource) -> Iterator[Problem]:
+    for i, endpoint in enumerate(as_list(se.spec.get("endpoints"))):
+        address = endpoint.get("address") if isinstance(endpoint, Mapping) else None
+        if not isinstance(address, str) or not address or address.startswith("unix://"):
+            continue
+        if not _is_ip(address):
+            yield (
+                ("spec", "endpoints", i, "address"),
+                f"endpoint address '{address}' is not an IP address, which resolution STATIC "
+                "requires; use resolution DNS for host names",
+                "error",
+            )
+
+
+def _port_name(i: int, port: Mapping[str, Any]) -> Iterator[Problem]:
+    name = port.get("name")
+    if isinstance(name, str) and not reach.is_dns_label(name):
+        yield (
+            ("spec", "ports", i, "name"),
+            f"port name '{name}' is not a DNS-1123 label (letters, digits and inner dashes, at "
+            "most 63 characters); Istio rejects it",
+            "error",
+        )
 
 
 def _port(
@@ -186,13 +235,18 @@ def _problems(ctx: Context, se: Resource) -> Iterator[Problem]:
     for i, port in enumerate(as_list(se.spec.get("ports"))):
         if isinstance(port, Mapping):
             yield from _port(ctx, se, i, port, seen)
+            yield from _port_name(i, port)
     if res == "DYNAMIC_DNS":
         yield from _location(ctx, se)
 
 
 def check(ctx: Context) -> Iterator[Finding]:
     for se in ctx.graph.of_kind("ServiceEntry"):
+        seen: set[tuple[Any, ...]] = set()
         for path, message, level in _problems(ctx, se):
+            if path in seen:
+                continue  # one finding per field: the first problem found there
+            seen.add(path)
             finding = RULE.at(se, path, f"{se.ref}: {message}.")
             if level != "error":
                 finding.level = level

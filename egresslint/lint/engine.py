@@ -24,15 +24,27 @@ if TYPE_CHECKING:
     from ..views import helm
 
 DEFAULT_ISTIO_VERSION = "1.30"
+# The first Istio release with ambient mode (alpha): istio/istio 1.18.0 is the first tag with
+# ztunnel's chart (manifests/charts/ztunnel), cni/pkg/ambient and the ambient index of istiod
+# (pilot/pkg/serviceregistry/kube/controller/ambientindex.go); 1.17.0 has none of them.
+FIRST_AMBIENT_VERSION = (1, 18, 0)
 
 
 def parse_version(text: str) -> tuple[int, int, int]:
-    """``1.24.3`` -> (1, 24, 3); raises ValueError with a readable message."""
+    """``1.24.3`` -> (1, 24, 3); raises ValueError with a readable message, also for releases
+    before ambient mode existed (``FIRST_AMBIENT_VERSION``)."""
     parts = text.strip().lstrip("v").split(".")
     if not 2 <= len(parts) <= 3 or not all(p.isdigit() for p in parts):
         raise ValueError(f"'{text}' is not an Istio version like 1.24 or 1.24.3")
     nums = [int(p) for p in parts] + [0] * (3 - len(parts))
-    return nums[0], nums[1], nums[2]
+    version = (nums[0], nums[1], nums[2])
+    if version < FIRST_AMBIENT_VERSION:
+        first = ".".join(map(str, FIRST_AMBIENT_VERSION[:2]))
+        raise ValueError(
+            f"Istio {text.strip()} predates ambient mode (first in Istio {first}); "
+            f"give the target version as {first} or later, like 1.24 or 1.24.3"
+        )
+    return version
 
 
 @dataclass

@@ -7,6 +7,7 @@ AuthorizationPolicy values (exact, ``prefix*``, ``*suffix``, ``*``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from ..model import Path, Resource, as_list, listed
@@ -164,3 +165,41 @@ def fields_by_rule(fields: Iterable[tuple[Path, str]]) -> list[tuple[int, Path, 
 
 def quoted(names: Iterable[str]) -> str:
     return listed(f"'{n}'" for n in names)
+
+
+# ---- host names as Istio's validation reads them ------------------------------------------
+_DNS_LABEL = re.compile(r"[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?")
+_WILDCARD_LABEL = re.compile(r"\*|(?:\*|\*-)?[a-zA-Z0-9](?:[-a-zA-Z0-9]*[a-zA-Z0-9])?")
+_GO_INT = re.compile(r"[+-]?[0-9]+")
+
+
+def host_name_problem(host: str) -> str | None:
+    """Why Istio's ``agent.ValidateWildcardDomain`` rejects a ServiceEntry host, or None: at
+    most 255 characters and not empty, a first label that is a DNS-1123 label or a wildcard
+    prefix (``*``, ``*foo``, ``*-foo``), DNS-1123 labels after it (the last may be empty, as in
+    ``istio.io.``), and a top-level label that is not all digits (so an IP address is no host).
+    pkg/config/validation/agent/validation.go and pkg/config/labels/instance.go, 1.24.0-1.30.3.
+    """
+    if not host:
+        return "an empty host name"
+    if len(host) > 255:
+        return "longer than 255 characters"
+    first, _, rest = host.partition(".")
+    if len(first) > 63 or not _WILDCARD_LABEL.fullmatch(first):
+        return f"label '{first}' is not a DNS-1123 label"
+    if not rest:
+        return None
+    labels = rest.split(".")
+    if _GO_INT.fullmatch(labels[-1]):
+        return f"top-level label '{labels[-1]}' is all digits"
+    for i, label in enumerate(labels):
+        if i == len(labels) - 1 and label == "":
+            return None
+        if len(label) > 63 or not _DNS_LABEL.fullmatch(label):
+            return f"label '{label}' is not a DNS-1123 label"
+    return None
+
+
+def is_dns_label(name: str) -> bool:
+    """Istio's ``labels.IsDNS1123Label`` (letters of either case, digits, inner dashes)."""
+    return len(name) <= 63 and bool(_DNS_LABEL.fullmatch(name))
