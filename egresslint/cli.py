@@ -13,7 +13,7 @@ from .lint import baseline, config, context, engine
 from .lint.registry import all_rules, find
 from .lint.rule import TAGS
 from .mesh.graph import MODES
-from .report import ruledocs
+from .report import istioctl, ruledocs
 from .report.formats import DRAWINGS, FORMATS, draw, render
 from .report.progress import for_stderr
 
@@ -112,7 +112,8 @@ def cli() -> None:
 )
 @click.option(
     "--istio-version",
-    help="Istio version the configuration targets; version-dependent rules follow it.  "
+    help="Istio version the configuration targets (1.18, the first with ambient mode, or "
+    "later); version-dependent rules follow it.  "
     f"[default: {engine.DEFAULT_ISTIO_VERSION}]",
 )
 @click.option(
@@ -301,15 +302,19 @@ config_cmd.params.extend(p for p in check.params if p.name in (*config.CLI_KEYS,
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "markdown"]),
+    type=click.Choice(["text", "markdown", "istioctl"]),
     default="text",
     show_default=True,
-    help="markdown prints the full reference (docs/rules.md).",
+    help="markdown prints the full reference (docs/rules.md); istioctl the table of "
+    "istioctl analyze messages and the rules covering them (docs/istioctl-analyze.md).",
 )
 def rules_cmd(tag: str | None, fmt: str) -> None:
     """List every rule, grouped by tag: id, name, default level, summary."""
     if fmt == "markdown":
         click.echo(ruledocs.markdown(), nl=False)
+        return
+    if fmt == "istioctl":
+        click.echo(istioctl.markdown(), nl=False)
         return
     for current in TAGS:
         chosen = [r for r in all_rules() if r.tag == current and (tag is None or tag == current)]

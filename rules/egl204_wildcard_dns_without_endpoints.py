@@ -42,6 +42,7 @@ RULE = Rule(
     level="error",
     summary="Wildcard ServiceEntry host with DNS resolution and no endpoints: Istio rejects it.",
     kinds=("ServiceEntry",),
+    istio_analyzer=("IST0106",),
 )
 
 

@@ -29,6 +29,7 @@ RULE = Rule(
     level="error",
     summary="DNS_ROUND_ROBIN ServiceEntry with more than one endpoint is rejected.",
     kinds=("ServiceEntry",),
+    istio_analyzer=("IST0106",),
 )
 
 

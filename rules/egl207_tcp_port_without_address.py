@@ -53,6 +53,7 @@ RULE = Rule(
     level="warning",
     summary="TCP ServiceEntry port without addresses and without auto-allocated VIP.",
     kinds=("ServiceEntry",),
+    istio_analyzer=("IST0133", "IST0134"),
 )
 
 AUTOALLOCATE = reach.AUTOALLOCATE

@@ -36,6 +36,7 @@ RULE = Rule(
     summary="DestinationRule tls block with conflicting fields that Istio's validation rejects.",
     kinds=("DestinationRule",),
     precision="very-high",
+    istio_analyzer=("IST0106",),
 )
 
 _FILES = ("clientCertificate", "privateKey", "caCertificates", "caCrl")

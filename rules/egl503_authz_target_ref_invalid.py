@@ -32,6 +32,7 @@ RULE = Rule(
     summary="AuthorizationPolicy targetRef with a kind/group/namespace Istio rejects, or with selector.",
     kinds=("AuthorizationPolicy",),
     precision="very-high",
+    istio_analyzer=("IST0106",),
 )
 
 ALLOWED = {

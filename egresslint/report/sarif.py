@@ -155,6 +155,8 @@ def descriptor(rule: Rule) -> om.ReportingDescriptor:
         props["security-severity"] = rule.security_severity
     else:
         props["problem.severity"] = "recommendation" if rule.level == "note" else rule.level
+    if rule.istio_analyzer:  # the istioctl analyze messages the rule covers (IST codes)
+        props["istioctl-analyze"] = list(rule.istio_analyzer)
     return om.ReportingDescriptor(
         id=rule.id,
         name=rule.name,
