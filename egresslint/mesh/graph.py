@@ -309,6 +309,10 @@ class MeshGraph:
         it), or is declared complete: only then can a missing object there be judged."""
         return self.scope.complete or name in self._namespaces
 
+    def known_namespaces(self) -> frozenset[str]:
+        """The namespaces the view holds: a Namespace object or any resource in them."""
+        return frozenset(ns for ns in self._namespaces if ns)
+
     def gateway_status(self, namespace: str, name: str) -> str:
         """``present``; ``external`` (declared to live elsewhere); ``unknown`` (its namespace
         is not in the view); or ``missing``."""
@@ -324,8 +328,12 @@ class MeshGraph:
 
     # ---- ambient enrolment ----------------------------------------------------------------
     def is_sidecar_namespace(self, name: str) -> bool:
+        """Selected by the sidecar injector's webhook: ``istio-injection: enabled``, or
+        ``istio.io/rev`` without ``istio-injection`` (istio-discovery chart
+        ``mutatingwebhook.yaml``, 1.30.3)."""
         labels = self.namespace_labels(name)
-        return labels.get("istio-injection") == "enabled" or "istio.io/rev" in labels
+        injection = labels.get("istio-injection")
+        return injection == "enabled" or (injection is None and "istio.io/rev" in labels)
 
     def is_ambient_namespace(self, name: str) -> bool:
         """Labelled ``istio.io/dataplane-mode: ambient`` and not sidecar-injected (sidecars win)."""
