@@ -7,7 +7,7 @@ same run and as whole processes:
 
 - the floor: PyYAML ``CSafeLoader`` ``compose_all`` over the same files (C parser, nodes with
   line/column marks, nothing else);
-- ``egresslint check --format sarif --output FILE`` cold (``--no-cache``) and with a warm
+- ``egresslint check --quiet --format sarif --output FILE`` cold (``--no-cache``) and with a warm
   parse cache (a private cache folder, filled by a first run);
 - peak memory of the cold run (``ru_maxrss`` of the child processes).
 
@@ -102,7 +102,7 @@ def measure(folder: Path, runs: int, work: Path) -> dict[str, float]:
     cache_dir = work / "cache"
     env["XDG_CACHE_HOME"] = str(cache_dir)
     sarif = str(work / "out.sarif")
-    args = ["--format", "sarif", "--output", sarif, str(folder)]
+    args = ["--quiet", "--format", "sarif", "--output", sarif, str(folder)]
     commands = {
         "floor": [sys.executable, "-c", FLOOR, str(folder)],
         "cold": [*egresslint_cmd(), "check", "--no-cache", *args],

@@ -9,19 +9,21 @@ from typing import Any
 import click
 
 from . import __version__, runtime
-from .lint import baseline, config, context, engine
+from .lint import baseline, config, context, diff, engine
 from .lint.registry import all_rules, find
 from .lint.rule import TAGS
 from .mesh.graph import MODES
-from .report import istioctl, ruledocs
-from .report.formats import DRAWINGS, FORMATS, draw, render
+from .parse import cachedir
+from .report import istioctl, outputs, ruledocs, sarifpaths
+from .report.formats import DRAWINGS, draw, render
 from .report.progress import for_stderr
+from .sources.discover import STDIN, Input, Skipped
 
 EXIT_CODES = """\b
 Exit codes:
   0  no finding at or above the --fail-on level
   1  findings at or above the --fail-on level
-  2  usage error, nothing to lint, or internal error
+  2  usage error, nothing to lint (also empty standard input), or internal error
 """
 
 CHECK_HELP = f"""Lint Istio ambient egress configuration in PATHs (files, folders, or - for stdin).
@@ -36,7 +38,9 @@ define the same objects (clusters/prod, clusters/staging) are separate views.
 Examples:
   egresslint check                      # the current folder
   egresslint check clusters/ --format sarif --output egresslint.sarif
-  helm template my-release chart/ | egresslint check -
+  egresslint check clusters/ -f sarif:egresslint.sarif -f junit:junit.xml
+  egresslint check --diff origin/main   # only the findings this branch adds
+  set -o pipefail; helm template my-release chart/ | egresslint check -
   kubectl get -A -o yaml serviceentries,gateways,namespaces | egresslint check -
 
 {EXIT_CODES}"""
@@ -45,6 +49,16 @@ Examples:
 def _fail(message: str) -> None:
     click.echo(f"egresslint: error: {message}", err=True)
     sys.exit(2)
+
+
+def _format_specs(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> list[tuple[str, str | None]]:
+    """Each ``--format`` as (format, file or None): ``FORMAT`` or ``FORMAT:FILE``."""
+    try:
+        return [outputs.parse_spec(value) for value in values]
+    except outputs.OutputError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -65,17 +79,40 @@ def cli() -> None:
     "--format",
     "-f",
     "fmt",
-    type=click.Choice(FORMATS),
-    default="text",
-    show_default=True,
-    help="Output format: text for people, json for scripts, sarif for GitHub code scanning, "
-    "github for workflow annotations.",
+    multiple=True,
+    callback=_format_specs,
+    metavar="FORMAT[:FILE]",
+    help="Report format, repeatable: text for people (the default), json for scripts, sarif "
+    "for GitHub code scanning, github for workflow annotations, gitlab for a GitLab Code "
+    "Quality report, junit for CI test reports. FORMAT:FILE writes that report to FILE "
+    "(-f sarif:egresslint.sarif -f junit:junit.xml); when no report goes to standard output, "
+    "the text findings still do (unless --quiet).",
 )
 @click.option(
     "--output",
     "-o",
     type=click.Path(dir_okay=False, writable=True),
-    help="Write the report to this file instead of standard output.",
+    help="Write the report of the one --format given without a FILE to this file.",
+)
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="Standard output carries findings only: no summary, notes or skipped files, and "
+    "nothing when the reports go to files or nothing is found. The exit code is the same.",
+)
+@click.option(
+    "--color",
+    type=click.Choice(["auto", "always", "never"]),
+    default="auto",
+    show_default=True,
+    help="Colour the text on standard output: auto on a terminal unless NO_COLOR is set. "
+    "Files are never coloured.",
+)
+@click.option(
+    "--show-suppressed",
+    is_flag=True,
+    help="List suppressed findings in the text output too (the summary always counts them).",
 )
 @click.option(
     "--fail-on",
@@ -141,10 +178,27 @@ def cli() -> None:
     help="SARIF runAutomationDetails.id, to upload several runs for one commit.",
 )
 @click.option(
+    "--sarif-root",
+    type=click.Path(exists=True, file_okay=False),
+    metavar="DIR",
+    help="Make SARIF file URIs relative to DIR (%SRCROOT%).  [default: the top of the git work "
+    "tree holding the PATHs; else the current folder, if the PATHs are inside it]",
+)
+@click.option(
+    "--sarif-suppressed",
+    type=click.Choice(["drop", "keep"]),
+    default="drop",
+    show_default=True,
+    help="Suppressed findings in SARIF: drop them (counted in the run property "
+    "suppressedResultsOmitted; GitHub code scanning ignores SARIF suppressions and would "
+    "open alerts for them), or keep them with suppressions, for tools that honour those.",
+)
+@click.option(
     "--config",
     type=click.Path(dir_okay=False),
     help="Configuration file (default: the nearest .egresslint.yaml, or pyproject.toml with "
-    "[tool.egresslint], in this folder or above).",
+    "[tool.egresslint], in the folder of the PATHs or above, up to the top of their git work "
+    "tree; for stdin, from this folder).",
 )
 @click.option(
     "--no-cache",
@@ -165,41 +219,75 @@ def cli() -> None:
 @click.option(
     "--write-baseline",
     type=click.Path(dir_okay=False),
-    help="Record the current findings in this file (YAML, or JSON for *.json) and exit 0.",
+    help="Record the current findings in this file (YAML, or JSON for *.json) and exit 0. "
+    "Files are named from the top of the git work tree, so it matches from any folder.",
+)
+@click.option(
+    "--diff",
+    "diff_ref",
+    metavar="REF",
+    help="Report only findings that are new against the git revision REF (commit, branch, tag), "
+    "wherever they are located; REF's files are read from git, never checked out. HEAD "
+    "before the first commit stands for an empty tree.",
 )
 @click.option(
     "--context",
     multiple=True,
     type=click.Path(exists=True),
     help="Also load the files under PATH to resolve references, but report only findings in "
-    "the given PATHs (what the pre-commit hook does with --context .). Repeatable.",
+    "the given PATHs (say, the changed files with --context .). Repeatable.",
 )
 def check(
-    paths: tuple[str, ...], fmt: str, output: str | None, fail_on: str | None, **kw: Any
+    paths: tuple[str, ...],
+    fmt: list[tuple[str, str | None]],
+    output: str | None,
+    fail_on: str | None,
+    **kw: Any,
 ) -> None:
-    eff = _effective({**kw, "fail_on": fail_on})
+    eff = _effective({**kw, "fail_on": fail_on}, paths)
+    planned = _outputs(fmt, output, kw)
     options = _options(paths, kw, eff)
     options.reuse_results = options.cache  # the run cache: a rendered report, reused as is
     reported = context.plan(options, list(kw["context"]))
-    color = (
-        output is None and fmt == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
-    )
-    parts = _report_parts(fmt, color, kw, reported)
+    since = _diff_key(kw, options)
+    parts = _report_parts(_outputs_key(planned, eff), False, kw, reported)
+    parts = parts if parts is None or since is None else [*parts, since]
+    root = _baseline_root(paths, kw, eff)
+    parts = parts if parts is None or root is None else [*parts, root]
+    where = _sarif_where(planned, kw, options)
+    parts = parts if parts is None or where is None else [*parts, where.key, kw["sarif_suppressed"]]
     prepared = engine.prepare(options)
-    kept = prepared.cache.report(parts) if prepared.cache and parts else None
+    _refuse_inputs(planned, prepared.items)
+    kept = _kept_reports(prepared.cache, parts, len(planned))
     if kept is not None:
-        _write(kept[0], output)
+        _write_all(planned, kept[0])
         sys.exit(engine.exit_for(kept[1], eff.value("fail-on")))
-    result = engine.run(options, progress=for_stderr(), prepared=prepared)
+    result = _run(options, prepared, kw.get("diff_ref"))
     if result.files == 0:
         _fail("nothing to lint: no *.yaml or *.yml files found in " + ", ".join(options.paths))
+    _stdin_check(result)
     context.restrict(result, reported)
-    _baselines(result, kw)
+    _baselines(result, kw, root)
     with runtime.gc_paused():  # thousands of acyclic report objects: nothing to collect
-        report = render(fmt, result, color=color, category=kw.get("sarif_category"))
+        reports = [
+            _sarif(result, kw, where)
+            if o.fmt == "sarif"
+            else render(
+                o.fmt,
+                result,
+                color=o.style.color,
+                category=kw.get("sarif_category"),
+                style=o.style,
+                fail_on=eff.value("fail-on"),
+                inputs=options.paths,
+            )
+            for o in planned
+        ]
     if result.cache and parts and not result.internal_errors:
-        result.cache.keep_report(parts, report, engine.worst_level(result.findings))
-    _write(report, output)
+        worst = engine.worst_level(result.findings)
+        for i, report in enumerate(reports):
+            result.cache.keep_report([*parts, str(i)], report, worst)
+    _write_all(planned, reports)
     for err in result.internal_errors:
         click.echo(f"egresslint: internal error: {err} (please report this as a bug)", err=True)
     if _EXIT_FAST:
@@ -207,6 +295,114 @@ def check(
     else:
         runtime.wait_writers()  # the cache entries are complete when check returns
     sys.exit(engine.exit_code(result, eff.value("fail-on")))
+
+
+def _sarif_where(
+    planned: list[outputs.Output], kw: dict[str, Any], options: engine.Options
+) -> sarifpaths.Where | None:
+    """For SARIF: what its file URIs are relative to (the run cache's report key has it)."""
+    if not any(o.fmt == "sarif" for o in planned):
+        return None
+    base = options.base_dir or os.getcwd()
+    return sarifpaths.find(list(options.paths), base, kw.get("sarif_root"))
+
+
+def _sarif(result: engine.RunResult, kw: dict[str, Any], where: sarifpaths.Where | None) -> str:
+    from .report import sarif  # sarif-om costs the other formats 50 ms of start-up
+
+    keep = kw.get("sarif_suppressed") == "keep"
+    return sarif.render(result, kw.get("sarif_category"), where=where, keep_suppressed=keep)
+
+
+def _diff_key(kw: dict[str, Any], options: engine.Options) -> str | None:
+    """For --diff: the revision's part of the run cache key (exit 2 when it cannot be read)."""
+    if not kw.get("diff_ref"):
+        return None
+    if kw.get("write_baseline"):
+        _fail("--diff and --write-baseline cannot be combined (a baseline records every finding)")
+    try:
+        return diff.key(kw["diff_ref"], options.paths)
+    except diff.RevisionError as exc:
+        _fail(str(exc))
+        raise  # not reached
+
+
+def _run(options: engine.Options, prepared: engine.Prepared, ref: str | None) -> engine.RunResult:
+    if ref is None:
+        return engine.run(options, progress=for_stderr(), prepared=prepared)
+    try:
+        return diff.run(options, ref, progress=for_stderr(), prepared=prepared)
+    except diff.RevisionError as exc:
+        _fail(str(exc))
+        raise  # not reached
+
+
+def _outputs(
+    given: list[tuple[str, str | None]], output: str | None, kw: dict[str, Any]
+) -> list[outputs.Output]:
+    try:
+        return outputs.plan(
+            given,
+            output,
+            quiet=kw["quiet"],
+            color=kw["color"],
+            show_suppressed=kw["show_suppressed"],
+            isatty=sys.stdout.isatty(),
+        )
+    except outputs.OutputError as exc:
+        _fail(str(exc))
+        raise  # not reached
+
+
+def _outputs_key(planned: list[outputs.Output], eff: config.Effective) -> str:
+    return outputs.key(planned, str(eff.value("fail-on")))
+
+
+def _refuse_inputs(planned: list[outputs.Output], items: list[Input | Skipped]) -> None:
+    """egresslint never writes to a file it reads."""
+    paths = (i.real for i in items if isinstance(i, Input) and i.real != STDIN)
+    hit = outputs.overwritten_input(planned, paths)
+    if hit is not None:
+        _fail(f"the {hit.fmt} report would overwrite {hit.file}, one of the files to lint")
+
+
+def _kept_reports(cache: Any, parts: list[str] | None, count: int) -> tuple[list[str], int] | None:
+    """Every output's report from the run cache, or None when one is missing."""
+    if cache is None or not parts:
+        return None
+    reports = []
+    worst = 0
+    for i in range(count):
+        kept = cache.report([*parts, str(i)])
+        if kept is None:
+            return None
+        reports.append(kept[0])
+        worst = kept[1]
+    return reports, worst
+
+
+def _write_all(planned: list[outputs.Output], reports: list[str]) -> None:
+    for out, report in zip(planned, reports, strict=True):
+        _write(report, out.file, color=out.style.color)
+
+
+def _stdin_check(result: engine.RunResult) -> None:
+    """Empty standard input, or one without a Kubernetes object, is a failed pipeline more
+    often than a clean one (``helm template ... | egresslint check -``): exit 2."""
+    if result.stdin is None or result.stdin[1]:
+        return
+    if any(f.file.path == "<stdin>" for f in result.findings):
+        return  # a YAML error is reported as such
+    documents = result.stdin[0]
+    what = (
+        f"holds no Kubernetes object ({documents} YAML document(s), none with apiVersion and kind)"
+        if documents
+        else "is empty"
+    )
+    _fail(
+        f"nothing to lint: standard input {what}; did the command before the pipe fail? "
+        "(set -o pipefail makes the shell report that)"
+    )
 
 
 def _report_parts(
@@ -226,11 +422,14 @@ def _report_parts(
     return parts
 
 
-def _effective(kw: dict[str, Any]) -> config.Effective:
+def _effective(kw: dict[str, Any], paths: tuple[str, ...] = ()) -> config.Effective:
+    """The configuration for ``paths`` (found from them upward); every problem at once."""
     try:
-        return config.resolve(kw)
+        return config.resolve(kw, paths=paths)
     except config.ConfigError as exc:
-        _fail(str(exc))
+        for problem in exc.problems[:-1]:
+            click.echo(f"egresslint: error: {problem}", err=True)
+        _fail(exc.problems[-1] if exc.problems else str(exc))
         raise  # not reached
 
 
@@ -240,7 +439,7 @@ def _options(
     for path in paths:
         if path != "-" and not os.path.lexists(path):
             _fail(f"no such file or folder: {path}")
-    options = (eff or _effective(kw)).options(list(paths) or ["."])
+    options = (eff or _effective(kw, paths)).options(list(paths) or ["."])
     options.inline_suppressions = not kw.get("no_inline_suppressions")
     options.cache = not kw.get("no_cache")
     if paths:
@@ -251,14 +450,23 @@ def _options(
     return options
 
 
-def _baselines(result: engine.RunResult, kw: dict[str, Any]) -> None:
+def _baseline_root(paths: tuple[str, ...], kw: dict[str, Any], eff: config.Effective) -> str | None:
+    """What baseline files are relative to (None without --baseline or --write-baseline)."""
+    if not (kw.get("baseline") or kw.get("write_baseline")):
+        return None
+    return baseline.project_root(list(paths) or ["."], eff.file.folder if eff.file else None)
+
+
+def _baselines(result: engine.RunResult, kw: dict[str, Any], root: str | None) -> None:
+    if root is None:
+        return
+    ids = baseline.Identities(root)
     try:
         if kw["write_baseline"]:
-            count = baseline.write(kw["write_baseline"], result.findings)
+            count = baseline.write(kw["write_baseline"], result.findings, ids)
             click.echo(f"egresslint: wrote {count} finding(s) to {kw['write_baseline']}", err=True)
             sys.exit(2 if result.internal_errors else 0)
-        if kw["baseline"]:
-            baseline.apply(result, baseline.read(kw["baseline"]), kw["baseline"])
+        baseline.apply(result, baseline.read(kw["baseline"]), kw["baseline"], ids)
     except baseline.BaselineError as exc:
         _fail(str(exc))
 
@@ -274,10 +482,10 @@ def printable(text: str) -> str:
     return text
 
 
-def _write(report: str, output: str | None) -> None:
+def _write(report: str, output: str | None, color: bool = False) -> None:
     report = printable(report)
     if output is None:
-        click.echo(report, nl=False)
+        click.echo(report, nl=False, color=color or None)  # None: strip colours off a tty
         return
     try:
         with open(output, "w", encoding="utf-8") as handle:
@@ -287,11 +495,14 @@ def _write(report: str, output: str | None) -> None:
 
 
 @cli.command("config")
-def config_cmd(**kw: Any) -> None:
-    """Print the effective configuration (YAML), each value commented with where it comes
-    from: a file and line, the command line, or the default. Takes the options of 'check'
-    that the configuration file can also set."""
-    click.echo(config.dump(_effective(kw)), nl=False)
+@click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
+def config_cmd(paths: tuple[str, ...], **kw: Any) -> None:
+    """Print the effective configuration (YAML) for PATHs (default: the current folder), each
+    value commented with where it comes from: a file and line, the command line, or the
+    default. Takes the options of 'check' that the configuration file can also set. Saved
+    in the current folder ('egresslint config > .egresslint.yaml'), it loads back with the
+    same settings."""
+    click.echo(config.dump(_effective(kw, paths)), nl=False)
 
 
 config_cmd.params.extend(p for p in check.params if p.name in (*config.CLI_KEYS, "config"))
@@ -339,6 +550,29 @@ def explain(rule: str) -> None:
     if found.fixable:
         click.echo("Fixable: yes ('egresslint fix' applies it)\n")
     click.echo(found.help)
+
+
+@cli.group("cache")
+def cache_cmd() -> None:
+    """The cache of parsed files, renders and run reports ($XDG_CACHE_HOME/egresslint, else
+    ~/.cache/egresslint). After each write it is pruned, oldest entries first, to at most
+    EGRESSLINT_CACHE_MAX bytes (default 512M; K, M and G are units of 1024)."""
+
+
+@cache_cmd.command("info")
+def cache_info() -> None:
+    """Where the cache is, its size and bound, and the entries of each store."""
+    click.echo(cachedir.describe(cachedir.summary()), nl=False)
+
+
+@cache_cmd.command("clean")
+def cache_clean() -> None:
+    """Remove everything in the cache folder."""
+    removed, freed, failed = cachedir.clean()
+    where = cachedir.folder()
+    click.echo(f"egresslint: removed {removed} file(s), {cachedir.human(freed)}, from {where}")
+    if failed:
+        _fail("could not remove " + ", ".join(failed))
 
 
 def _input_options(func: Any) -> Any:
