@@ -57,6 +57,7 @@ def test_fail_on_error_ignores_warnings(tmp_path: Path) -> None:
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert run("check", str(tmp_path / "missing"))[0] == 2
     assert run("check", "--format", "xml", str(GOOD))[0] == 2
+    assert run("check", "--color", "sometimes", str(GOOD))[0] == 2
     assert run("check", "--select", "EGL999", str(GOOD))[0] == 2
     assert run("check", "--istio-version", "latest", str(GOOD))[0] == 2
     assert run("explain", "EGL999")[0] == 2
@@ -67,6 +68,12 @@ def test_nothing_to_lint_exits_2(tmp_path: Path) -> None:
     code, _, err = run("check", str(tmp_path))
     assert code == 2
     assert "nothing to lint" in err
+
+
+def test_empty_stdin_exits_2() -> None:
+    code, out, err = run("check", "-", stdin="")
+    assert (code, out) == (2, "")
+    assert err.startswith("egresslint: error: nothing to lint: standard input is empty")
 
 
 def test_stdin(tmp_path: Path) -> None:
@@ -95,7 +102,8 @@ def test_broken_file_does_not_stop_the_others(tmp_path: Path) -> None:
 def test_output_file_and_sarif(tmp_path: Path) -> None:
     target = tmp_path / "out.sarif"
     code, out, _ = run("check", "--format", "sarif", "--output", str(target), str(BROKEN))
-    assert code == 1 and out == ""
+    assert code == 1 and "error EGL201 " in out  # the console still shows the findings
+    assert out.splitlines()[-1].startswith("egresslint: 6 file(s)")
     sarif = json.loads(target.read_text())
     assert sarif["version"] == "2.1.0"
     assert {r["ruleId"] for r in sarif["runs"][0]["results"]} >= {"EGL201", "EGL301"}

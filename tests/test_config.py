@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,7 @@ def test_unquoted_version_keeps_its_text(repo: Path) -> None:
 
 
 def test_pyproject_table(repo: Path) -> None:
-    pytest.importorskip("tomllib")
+    # tomllib (3.11+), or tomli, which egresslint depends on for Python 3.10
     write(
         repo / "pyproject.toml",
         '[project]\nname = "x"\n\n[tool.egresslint]\nfail-on = "error"\n\n'
@@ -197,3 +198,162 @@ def test_schema_is_shipped_and_valid() -> None:
     import jsonschema
 
     jsonschema.Draft202012Validator.check_schema(config.schema())
+
+
+# ---- found from the linted paths --------------------------------------------------------------
+
+
+def test_found_from_the_linted_path_not_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    write(project / ".egresslint.yaml", "rules:\n  EGL101: {level: note}\n")
+    shutil.copy(OPT_OUT, write(project / "m" / "se.yaml", ""))
+    write(tmp_path / "elsewhere" / ".egresslint.yaml", "rules:\n  EGL101: {level: error}\n")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    code, out, _ = run("check", str(project / "m"))
+    assert code == 0 and "note EGL101" in out
+    eff = config.resolve({}, paths=[str(project / "m" / "se.yaml")])
+    assert eff.file is not None and Path(eff.file.folder) == project.resolve()
+    assert config.resolve({}, paths=["-"]).rules["EGL101"].level.value == "error"  # stdin: here
+    code, out, _ = run("check", "--config", ".egresslint.yaml", str(project / "m"))
+    assert code == 1 and "error EGL101" in out  # --config wins over the search
+
+
+def test_several_paths_start_at_their_common_folder(tmp_path: Path) -> None:
+    write(tmp_path / ".egresslint.yaml", "fail-on: error\n")
+    write(tmp_path / "a" / ".egresslint.yaml", "fail-on: never\n")
+    paths = [str(write(tmp_path / "a" / "x.yaml", "")), str(write(tmp_path / "b" / "y.yaml", ""))]
+    eff = config.resolve({}, cwd=str(tmp_path / "b"), paths=paths)
+    assert eff.value("fail-on") == "error"
+    assert config.resolve({}, paths=paths[:1]).value("fail-on") == "never"
+
+
+def test_search_stops_at_the_top_of_the_git_work_tree(tmp_path: Path) -> None:
+    write(tmp_path / ".egresslint.yaml", "fail-on: never\n")  # above the repository
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True, capture_output=True)
+    write(repo / "m" / "se.yaml", "")
+    assert config.resolve({}, paths=[str(repo / "m")]).file is None
+    write(repo / "pyproject.toml", "[tool.egresslint]\nfail-on = 'note'\n")
+    found = config.resolve({}, cwd=str(repo), paths=["m"]).file
+    assert found is not None and found.shown == "pyproject.toml"
+
+
+def test_every_problem_is_reported_at_once(repo: Path) -> None:
+    write(
+        repo / "x.yaml",
+        "fail-on: sometimes\ncolour: red\nrules:\n  EGL999: {level: note}\n"
+        "  EGL101: {levle: note}\nselect: nope\nmode: null\n",
+    )
+    code, _, err = run("check", "--config", "x.yaml", "--istio-version", "1.2", "se.yaml")
+    assert code == 2
+    lines = err.splitlines()
+    assert all(line.startswith("egresslint: error: ") for line in lines)
+    assert [line.split(": ")[2] for line in lines] == [
+        "x.yaml:1",
+        "x.yaml:2",
+        "x.yaml:4",
+        "x.yaml:5",
+        "x.yaml:6",
+        "x.yaml:7",
+        "--istio-version",
+    ]
+    assert "x.yaml:7: mode: must be string, not null" in err
+    assert "x.yaml:5: rules.EGL101.levle: unknown setting" in err
+
+
+def test_duplicates_and_other_problems_together(repo: Path) -> None:
+    write(repo / "x.yaml", "fail-on: note\nfail-on: error\nnamespace: a\nnamespace: b\ncolour: 1\n")
+    code, _, err = run("check", "--config", "x.yaml", "se.yaml")
+    assert code == 2
+    assert "x.yaml:2: fail-on: key given twice" in err
+    assert "x.yaml:4: namespace: key given twice" in err
+    assert "x.yaml:5: colour: unknown setting" in err
+
+
+# ---- egresslint config prints a file that loads back --------------------------------------------
+
+
+NON_DEFAULT = """\
+istio-version: "1.24"
+mode: istio-waypoint
+namespace: apps
+fail-on: error
+exclude: [sub/vendor/*, "*.generated.yaml"]
+render: never
+render-remote: true
+kustomize: kubectl kustomize
+render-timeout: 30.5
+default-excludes: false
+views:
+  prod: [clusters/prod]
+  staging: {paths: [clusters/staging], complete: true}
+complete: true
+external: {gateways: [istio-egress/egress-gw]}
+helm:
+  command: helm3
+  releases: [{chart: charts/app, values: [charts/app/prod.yaml], view: prod, name: app}]
+select: [bypass, invalid, EGL201]
+ignore: [EGL109]
+rules:
+  EGL101: {level: error}
+  invalid: {enabled: false}
+  EGL003: {enabled: true}
+"""
+
+
+def effective_state(eff: config.Effective) -> tuple[object, ...]:
+    opts = dataclasses.asdict(eff.options(["."]))
+    del opts["levels"], opts["params"]  # explicit in the printed file, the same in effect
+    rules = {
+        rid: (st.enabled.value, st.level.value, {k: s.value for k, s in st.params.items()})
+        for rid, st in eff.rules.items()
+    }
+    return {k: s.value for k, s in eff.settings.items()}, rules, opts
+
+
+def reloaded(eff: config.Effective, folder: Path) -> config.Effective:
+    """What 'egresslint config > .egresslint.yaml' in ``folder`` gives on the next run."""
+    write(folder / ".egresslint.yaml", config.dump(eff, cwd=str(folder)))
+    again = config.resolve({}, cwd=str(folder))
+    assert again.file is not None and Path(again.file.folder) == folder.resolve()
+    return again
+
+
+def test_round_trip_of_the_defaults(tmp_path: Path) -> None:
+    first = config.resolve({}, cwd=str(tmp_path))
+    assert first.file is None or not str(first.file.folder).startswith(str(tmp_path))
+    text = config.dump(first, cwd=str(tmp_path))
+    assert "# mode: not set" in text and "\nmode:" not in text  # None is a comment, not null
+    assert effective_state(reloaded(first, tmp_path)) == effective_state(first)
+
+
+def test_round_trip_of_non_default_settings(tmp_path: Path) -> None:
+    write(tmp_path / ".egresslint.yaml", NON_DEFAULT)
+    write(tmp_path / "charts" / "app" / "Chart.yaml", "name: app\n")
+    write(tmp_path / "charts" / "app" / "prod.yaml", "")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    cli_opts = {
+        "exclude": ("local/*",),
+        "mode": "solo-ztunnel-egress",
+        "select": ("EGL101", "bypass"),
+    }
+    first = config.resolve(cli_opts, cwd=str(sub))
+    assert first.value("mode") == "solo-ztunnel-egress" and first.value("render-timeout") == 30.5
+    again = reloaded(first, sub)  # printed and saved in another folder than the original
+    assert effective_state(again) == effective_state(first)
+    assert again.value("views")["prod"] == [str(tmp_path / "clusters" / "prod")]
+
+
+def test_config_command_output_loads_back(repo: Path) -> None:
+    write(repo / "x.yaml", NON_DEFAULT.split("helm:")[0])  # no chart to render here
+    code, out, _ = run("config", "--config", "x.yaml", "--fail-on", "note")
+    assert code == 0
+    write(repo / ".egresslint.yaml", out)
+    code, again, err = run("config")
+    assert code == 0, err
+    strip = [line.split("  #")[0] for line in out.splitlines()[3:]]
+    assert [line.split("  #")[0] for line in again.splitlines()[3:]] == strip

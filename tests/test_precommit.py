@@ -1,7 +1,7 @@
 """The pre-commit hooks of this repository, run for real with ``pre-commit try-repo``.
 
-The first run installs the hook environment (``pip install`` of this repository into a
-virtualenv), which needs the package index; pre-commit caches it afterwards.
+Every run installs the hook environment (``pip install`` of a snapshot of this repository into
+a virtualenv in a temporary store), which needs the package index.
 """
 
 from __future__ import annotations
@@ -53,13 +53,41 @@ spec:
 
 
 def git(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    identity = ["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", *identity, *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+
+def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This project as it stands (tracked files and new ones git does not ignore), committed
+    in a repository of its own: ``try-repo`` on the working tree itself would install only
+    what is committed or staged, not the files a change adds."""
+    copy = tmp_path_factory.mktemp("hooks-repo")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file() or source.is_symlink():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy / name, follow_symlinks=False)
+    git(copy, "-c", "init.defaultBranch=main", "init", "-q")
+    git(copy, "add", "-A")
+    git(copy, "commit", "-q", "-m", "snapshot")
+    return copy
 
 
 @pytest.fixture(scope="module")
-def target(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A git repository whose ServiceEntries only make sense with the Namespace elsewhere."""
-    repo = tmp_path_factory.mktemp("target")
+def hooks_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return snapshot(tmp_path_factory)
+
+
+def mesh_repo(repo: Path) -> Path:
+    """A repository whose ServiceEntries only make sense with the Namespace elsewhere, with
+    one finding (EGL101 at mesh/bad.yaml:6), staged but not committed."""
     (repo / "mesh").mkdir()
     (repo / "mesh" / "namespace.yaml").write_text(NAMESPACE)
     # bound through its namespace's label: fine
@@ -72,11 +100,20 @@ def target(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return repo
 
 
-def try_repo(target: Path, hook: str, *args: str) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(scope="module")
+def target(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``mesh_repo`` committed: its finding is one the repository already has."""
+    repo = mesh_repo(tmp_path_factory.mktemp("target"))
+    git(repo, "commit", "-q", "-m", "initial")
+    return repo
+
+
+def try_repo(hooks: Path, target: Path, hook: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``pre-commit try-repo`` of the hooks in ``hooks`` (a ``snapshot``) in ``target``."""
     assert PRE_COMMIT is not None
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "PRE_COMMIT"))}
     done = subprocess.run(
-        [*PRE_COMMIT, "try-repo", str(ROOT), hook, "--color", "never", *args],
+        [*PRE_COMMIT, "try-repo", str(hooks), hook, "--color", "never", *args],
         cwd=target,
         env=env,
         capture_output=True,
@@ -92,26 +129,30 @@ def try_repo(target: Path, hook: str, *args: str) -> subprocess.CompletedProcess
 def test_hook_manifest_is_well_formed() -> None:
     hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
     assert set(hooks) == {"egresslint", "egresslint-all"}
-    assert hooks["egresslint"]["require_serial"] is True
-    assert hooks["egresslint"]["types_or"] == ["yaml"]
-    assert hooks["egresslint-all"]["pass_filenames"] is False
+    for hook in hooks.values():
+        assert hook["require_serial"] is True
+        assert hook["types_or"] == ["yaml"]  # runs only when a YAML file changed
+        assert hook["pass_filenames"] is False  # and then lints the whole repository
+    assert hooks["egresslint"]["entry"] == "egresslint check --diff HEAD"
+    assert "--diff" not in hooks["egresslint-all"]["entry"]
 
 
-def test_changed_file_fails_against_the_whole_tree(target: Path) -> None:
-    done = try_repo(target, "egresslint", "--files", "mesh/bad.yaml")
+def test_findings_the_repository_already_has_pass(hooks_repo: Path, target: Path) -> None:
+    done = try_repo(hooks_repo, target, "egresslint", "--files", "mesh/good.yaml", "--verbose")
+    assert done.returncode == 0, done.stdout
+    assert "Passed" in done.stdout
+    assert "mesh/bad.yaml" not in done.stdout  # linted, but HEAD has its finding already
+
+
+def test_first_commit_reports_every_finding(hooks_repo: Path, tmp_path: Path) -> None:
+    repo = mesh_repo(tmp_path)  # staged, and no HEAD yet
+    done = try_repo(hooks_repo, repo, "egresslint")
     assert done.returncode == 1, done.stdout
     assert "Failed" in done.stdout
     assert "mesh/bad.yaml:6:" in done.stdout and "EGL101" in done.stdout
 
 
-def test_clean_file_passes_and_other_files_are_not_reported(target: Path) -> None:
-    done = try_repo(target, "egresslint", "--files", "mesh/good.yaml", "--verbose")
-    assert done.returncode == 0, done.stdout
-    assert "Passed" in done.stdout
-    assert "mesh/bad.yaml" not in done.stdout  # loaded for context, but not reported
-
-
-def test_whole_tree_hook(target: Path) -> None:
-    done = try_repo(target, "egresslint-all", "--all-files")
+def test_whole_tree_hook(hooks_repo: Path, target: Path) -> None:
+    done = try_repo(hooks_repo, target, "egresslint-all", "--all-files")
     assert done.returncode == 1, done.stdout
     assert "mesh/bad.yaml:6:" in done.stdout

@@ -1,8 +1,8 @@
 """SARIF output: valid against the 2.1.0 schema, and what GitHub code scanning reads.
 
-Also runs Microsoft's SARIF Multitool (npm package ``@microsoft/sarif-multitool``) with its
-GitHub rule set when ``npm`` is available; the tool is installed once under the user cache
-folder. Its exit code is 0 even when it finds problems, so the test reads its report.
+Also runs Microsoft's SARIF Multitool (npm package ``@microsoft/sarif-multitool``, which
+``.ci/run`` installs into ``.ci/tools/bin``) with its SARIF and GitHub rule kinds on logs
+egresslint writes; where it is not installed those tests skip and say so.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from egresslint.lint import engine
 from egresslint.lint.registry import all_rules
 from egresslint.lint.rule import LEVELS, PRECISIONS
 from egresslint.model import Finding, SourceFile, Span
-from egresslint.report import forked, sarif
+from egresslint.report import forked, sarif, sarifpaths
 
 BAD_CASES = [p for p in rule_cases() if p.name.startswith("bad-")]
 MULTITOOL_VERSION = "5.7.0"
@@ -88,16 +89,23 @@ def check_github(doc: dict[str, Any], result: engine.RunResult) -> None:
     assert [r["id"] for r in rules] == [r.id for r in result.rules]
     for descriptor, rule in zip(rules, result.rules, strict=True):
         _check_rule(descriptor, rule)
-    assert len(run["results"]) == len(result.findings)
-    for res, finding in zip(run["results"], result.findings, strict=True):
+    active = [f for f in result.findings if f.suppressed is None]  # suppressed: left out
+    assert len(run["results"]) == len(active)
+    assert run["properties"][sarif.SUPPRESSED_COUNT] == len(result.findings) - len(active)
+    for res, finding in zip(run["results"], active, strict=True):
         _check_result(res, finding, rules)
+
+
+def from_root() -> sarif.Shape:
+    """URIs for runs over the fixtures, relative to this repository's root."""
+    return sarif.Shape(sarifpaths.find([str(FIXTURES)], str(ROOT)))
 
 
 @pytest.mark.parametrize("path", BAD_CASES, ids=lambda p: p.relative_to(FIXTURES).as_posix())
 def test_bad_fixture_sarif_is_valid_for_github(path: Path) -> None:
     result = run_case(read_case(path))
     assert result.findings
-    doc = sarif.build(result)
+    doc = sarif.build(result, shape=from_root())
     errors = sorted(validator().iter_errors(doc), key=str)
     assert not errors, errors[0]
     check_github(doc, result)
@@ -105,7 +113,7 @@ def test_bad_fixture_sarif_is_valid_for_github(path: Path) -> None:
 
 def fingerprints(folder: Path) -> list[tuple[str, str]]:
     result = engine.run(engine.Options(paths=[str(folder)], base_dir=str(folder)))
-    doc = sarif.build(result)
+    doc = sarif.build(result, shape=sarif.Shape(sarifpaths.find([str(folder)], str(folder))))
     return sorted(
         (r["ruleId"], r["partialFingerprints"][sarif.FINGERPRINT_KEY])
         for r in doc["runs"][0]["results"]
@@ -227,68 +235,131 @@ def test_no_category_no_automation_details() -> None:
 # --- Microsoft SARIF Multitool ---------------------------------------------------------------
 
 
-def _cache_dir() -> Path:
-    base = os.environ.get("EGRESSLINT_TEST_TOOL_CACHE") or str(Path.home() / ".cache")
-    return Path(base) / "egresslint-tests" / f"sarif-multitool-{MULTITOOL_VERSION}"
+def multitool() -> str:
+    """The Multitool's binary: $SARIF_MULTITOOL, else the one .ci/run installs, else
+    sarif-multitool on PATH; the tests skip, saying so, only when none is found."""
+    for candidate in (
+        os.environ.get("SARIF_MULTITOOL"),
+        str(ROOT / ".ci" / "tools" / "bin" / "sarif-multitool"),
+        shutil.which("sarif-multitool"),
+    ):
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    pytest.skip(
+        "the SARIF Multitool is not installed: .ci/run installs it into .ci/tools/bin from "
+        f"the npm package @microsoft/sarif-multitool@{MULTITOOL_VERSION} (or set SARIF_MULTITOOL)"
+    )
 
 
-def multitool() -> Path:
-    """The platform binary of the Multitool (the npm launcher re-spawns it through a shell)."""
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("npm is not installed: cannot install @microsoft/sarif-multitool")
-    folder = _cache_dir()
-    found = sorted(folder.glob("node_modules/@microsoft/sarif-multitool-*/Sarif.Multitool*"))
-    if not found:
-        folder.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(folder),
-             f"@microsoft/sarif-multitool@{MULTITOOL_VERSION}"],
-            capture_output=True, text=True, timeout=600, check=False,
-        )  # fmt: skip
-        found = sorted(folder.glob("node_modules/@microsoft/sarif-multitool-*/Sarif.Multitool*"))
-        if done.returncode != 0 or not found:
-            pytest.skip(f"could not install @microsoft/sarif-multitool: {done.stderr[-500:]}")
-    binary = found[0]
-    if not os.access(binary, os.X_OK):
-        binary.chmod(binary.stat().st_mode | 0o100)  # npm may block its postinstall chmod
-    return binary
-
-
-@pytest.mark.parametrize("kind", ["Gh", "Sarif"])
-def test_multitool_validate_finds_nothing(kind: str, tmp_path: Path) -> None:
-    binary = multitool()
-    result = engine.run(engine.Options(paths=[str(FIXTURES)], base_dir=str(ROOT)))
-    assert any(f.suppressed for f in result.findings)  # suppressions are covered too
-    log = tmp_path / "egresslint.sarif"
-    log.write_text(sarif.render(result, "egresslint/fixtures"), encoding="utf-8")
-    report = tmp_path / "report.sarif"
+def _egresslint(cwd: Path, *args: str, stdin: str | None = None) -> None:
+    """``egresslint check`` as a user runs it, in ``cwd``."""
     done = subprocess.run(
-        [str(binary), "validate", str(log), "--rule-kind", kind, "--output", str(report),
-         "--log", "ForceOverwrite"],
-        capture_output=True, text=True, timeout=300, check=False,
+        [sys.executable, "-m", "egresslint", "check", "--no-cache", *args],
+        cwd=cwd, input=stdin, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+
+
+def _logs(folder: Path) -> dict[str, Path]:
+    """The logs validated, by name: egresslint's for an absolute path outside the working
+    folder inside a git repository (also with its suppressed findings kept), a folder in no
+    git repository, standard input, and every fixture; and a log broken on purpose."""
+    from test_sarif_mapping import BROKEN, make_repo
+
+    logs = {name: folder / f"{name}.sarif" for name in LOGS}
+    elsewhere = folder / "elsewhere"
+    elsewhere.mkdir()
+    repo = make_repo(folder / "repo")
+    _egresslint(elsewhere, "-f", "sarif", "-o", str(logs["git"]), str(repo / "deploy"))
+    kept = ("--sarif-suppressed", "keep", "-o", str(logs["kept"]))
+    _egresslint(elsewhere, "-f", "sarif", *kept, str(repo / "deploy"))
+    lone = folder / "lone"
+    shutil.copytree(BROKEN, lone)
+    _egresslint(elsewhere, "-f", "sarif", "-o", str(logs["no-git"]), str(lone))
+    text = "\n---\n".join(p.read_text(encoding="utf-8") for p in sorted(BROKEN.glob("*.yaml")))
+    _egresslint(elsewhere, "-f", "sarif", "-o", str(logs["stdin"]), "-", stdin=text)
+    result = engine.run(engine.Options(paths=[str(FIXTURES)], base_dir=str(ROOT)))
+    full = sarif.render(result, "egresslint/fixtures", where=from_root().where)
+    logs["fixtures"].write_text(full, encoding="utf-8")
+    doc = sarif.build(run_case(read_case(BAD_CASES[0])), shape=from_root())
+    for rule in doc["runs"][0]["tool"]["driver"]["rules"]:
+        del rule["help"]
+    logs["broken"].write_text(json.dumps(doc), encoding="utf-8")
+    return logs
+
+
+LOGS = ("git", "kept", "no-git", "stdin", "fixtures", "broken")
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return _logs(tmp_path_factory.mktemp("logs"))
+
+
+@pytest.fixture(scope="module")
+def validated(logs: dict[str, Path]) -> dict[str, list[dict[str, Any]]]:
+    """Every log's problems at error or warning level, from one run of ``validate`` with the
+    SARIF and the GitHub rule kinds. Its exit code is 0 even when it finds problems: the
+    report it writes is read."""
+    binary = multitool()
+    report = next(iter(logs.values())).parent / "report.sarif"
+    done = subprocess.run(
+        [binary, "validate", *map(str, logs.values()), "--rule-kind", "Sarif;Gh",
+         "--output", str(report), "--log", "ForceOverwrite"],
+        capture_output=True, text=True, timeout=900, check=False,
     )  # fmt: skip
     assert report.is_file(), done.stdout + done.stderr
-    problems = [
-        f"{r['ruleId']}: {r['message']}"
-        for r in json.loads(report.read_text())["runs"][0].get("results", [])
-        if r.get("level", "warning") in ("error", "warning")
+    by_uri = {p.resolve().as_uri(): name for name, p in logs.items()}
+    problems: dict[str, list[dict[str, Any]]] = {name: [] for name in logs}
+    for res in json.loads(report.read_text())["runs"][0].get("results", []):
+        uri = res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        problems[by_uri[uri]].append(res)
+    return problems
+
+
+def _errors(results: list[dict[str, Any]], levels: tuple[str, ...] = ("error",)) -> list[str]:
+    return [
+        f"{r['ruleId']}: {r['message'].get('text', r['message'])}"
+        for r in results
+        if r.get("level", "warning") in levels
     ]
+
+
+@pytest.mark.parametrize("name", ["git", "kept", "no-git", "stdin"])
+def test_multitool_finds_no_error(name: str, validated: dict[str, list[dict[str, Any]]]) -> None:
+    """Acceptance: an absolute path outside the working folder (URIs relative to the
+    repository root: test_sarif_mapping.py), a folder in no git repository, standard input;
+    suppressed findings kept too."""
+    errors = _errors(validated[name])
+    assert not errors, "\n".join(errors[:20])
+
+
+def test_the_validated_logs_are_the_cases_they_stand_for(logs: dict[str, Path]) -> None:
+    def run(name: str) -> dict[str, Any]:
+        found: dict[str, Any] = json.loads(logs[name].read_text(encoding="utf-8"))["runs"][0]
+        return found
+
+    def uris(name: str) -> set[str]:
+        return {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in run(name)["results"]
+        }
+
+    repo = logs["git"].parent / "repo"
+    assert run("git")["originalUriBaseIds"]["%SRCROOT%"]["uri"] == repo.resolve().as_uri() + "/"
+    assert uris("git") and all(u.startswith("deploy/") for u in uris("git"))
+    assert any(r.get("suppressions") for r in run("kept")["results"])
+    assert uris("no-git") and all(u.startswith("file:///") for u in uris("no-git"))
+    assert uris("stdin") == {"%3Cstdin%3E"}
+
+
+def test_multitool_finds_nothing_in_the_fixtures_log(
+    validated: dict[str, list[dict[str, Any]]],
+) -> None:
+    problems = _errors(validated["fixtures"], ("error", "warning"))
     assert not problems, "\n".join(problems[:20])
 
 
-def test_multitool_reports_a_broken_log(tmp_path: Path) -> None:
-    """The check above is not vacuous: a log without locations and help is rejected."""
-    binary = multitool()
-    doc = sarif.build(run_case(read_case(BAD_CASES[0])))
-    for rule in doc["runs"][0]["tool"]["driver"]["rules"]:
-        del rule["help"]
-    log, report = tmp_path / "bad.sarif", tmp_path / "report.sarif"
-    log.write_text(json.dumps(doc), encoding="utf-8")
-    subprocess.run(
-        [str(binary), "validate", str(log), "--rule-kind", "Gh", "--output", str(report),
-         "--log", "ForceOverwrite"],
-        capture_output=True, text=True, timeout=300, check=False,
-    )  # fmt: skip
-    rule_ids = {r["ruleId"] for r in json.loads(report.read_text())["runs"][0].get("results", [])}
-    assert "GH2012" in rule_ids
+def test_multitool_reports_a_broken_log(validated: dict[str, list[dict[str, Any]]]) -> None:
+    """The checks above are not vacuous: a log whose rules have no help is rejected."""
+    assert "GH2012" in {r["ruleId"] for r in validated["broken"] if r.get("level") == "error"}

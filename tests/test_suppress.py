@@ -136,10 +136,11 @@ def test_cli_exit_code_summary_and_sarif(tmp_path: Path, monkeypatch: pytest.Mon
     runner = CliRunner()
     monkeypatch.chdir(tmp_path)  # no configuration file from the repository applies
     path = str(tmp_path / "egress.yaml")
-    out = runner.invoke(cli, ["check", "--select", "EGL101", path])
+    out = runner.invoke(cli, ["check", "--select", "EGL101", "--show-suppressed", path])
     assert out.exit_code == 0, out.output
     assert "1 suppressed" in out.stdout and "(suppressed: approved)" in out.stdout
-    sarif = runner.invoke(cli, ["check", "--select", "EGL101", "-f", "sarif", path])
+    keep = ["--sarif-suppressed", "keep"]  # dropped by default (counted in a run property)
+    sarif = runner.invoke(cli, ["check", "--select", "EGL101", "-f", "sarif", *keep, path])
     results = json.loads(sarif.stdout)["runs"][0]["results"]
     assert results[0]["suppressions"] == [{"kind": "inSource", "justification": "approved"}]
     strict = runner.invoke(cli, ["check", "--select", "EGL101", "--no-inline-suppressions", path])
@@ -188,3 +189,90 @@ def test_hash_inside_quotes_is_not_a_comment(tmp_path: Path, tail: str, reason: 
     block = text[text.index("  labels:") : text.index("spec:")]
     found = lint(tmp_path, SETUP + text.replace(block, flow))
     assert states(found) == [("EGL101", "istio-egress/a", reason)]
+
+
+# ---- comments that look like suppressions but are not ---------------------------------------
+
+
+def notes(tmp_path: Path, text: str, **options: object) -> list[Finding]:
+    path = tmp_path / "egress.yaml"
+    path.write_text(text, encoding="utf-8")
+    opts = engine.Options(paths=[str(path)], base_dir=str(tmp_path), cache=False)
+    for key, value in options.items():
+        setattr(opts, key, value)
+    return [f for f in engine.run(opts).findings if f.rule_id == "EGL007"]
+
+
+@pytest.mark.parametrize(
+    ("comment", "right"),
+    [
+        ("# egresslint ignore EGL101 -- approved", "# egresslint: ignore EGL101 -- <why"),
+        ("# egresslint: disable EGL101 -- approved", "# egresslint: ignore EGL101 -- <why"),
+        ("# egresslint-disable EGL101", "# egresslint: ignore EGL101 -- <why"),
+        ("# egresslint-disable-next-line", "# egresslint: ignore <rule> -- <why"),
+        ("# egresslint:ignroe EGL101 -- ok", "# egresslint: ignore EGL101 -- <why"),
+        ("# egresslint: supress se-not-bound-to-waypoint -- ok", "ignore se-not-bound-to-waypoint"),
+        ("# egresslint : ignore EGL101 -- ok", "# egresslint: ignore EGL101 -- <why"),
+        ("# Egresslint: ignore EGL101 -- ok", "# egresslint: ignore EGL101 -- <why"),
+        ("# egress-lint: ignore EGL101 -- ok", "# egresslint: ignore EGL101 -- <why"),
+        ("# egresslint EGL101 -- the directive left out", "# egresslint: ignore EGL101 -- <why"),
+        ("# egresslint: noqa", "# egresslint: ignore <rule> -- <why"),
+    ],
+)
+def test_near_misses_get_a_note_with_the_right_spelling(
+    tmp_path: Path, comment: str, right: str
+) -> None:
+    line, found = lint_and_notes(tmp_path, comment)
+    (note,) = found
+    assert note.level == "note" and note.span.line == line
+    assert right in note.message and "suppresses nothing" in note.message
+
+
+def lint_and_notes(tmp_path: Path, comment: str) -> tuple[int, list[Finding]]:
+    text = SETUP + opted_out("a", label_comment="  " + comment)
+    line = text.splitlines().index(f"    istio.io/use-waypoint: none  {comment}") + 1
+    found = notes(tmp_path, text)
+    assert all(f.file.path == "egress.yaml" for f in found)
+    return line, found
+
+
+@pytest.mark.parametrize(
+    "comment",
+    [
+        "# checked by egresslint in CI",
+        "# egresslint ignores vendor/ by itself",
+        "# egresslint: see the README",
+        "# egresslint-test: --mode istio-waypoint",
+        "# the egresslint.io/ignore annotation says why",
+        "# egresslint.io/ignore below",
+        "# egresslint is strict here  # expect: EGL101",
+        "# egresslint: ignore EGL101, EGL204 -- a valid suppression",
+    ],
+)
+def test_ordinary_mentions_get_nothing(tmp_path: Path, comment: str) -> None:
+    assert lint_and_notes(tmp_path, comment)[1] == []
+
+
+def test_unknown_rules_in_a_valid_comment_get_a_note_and_known_ones_still_apply(
+    tmp_path: Path,
+) -> None:
+    comment = "  # egresslint: ignore EGL1O1, bypass, EGL101 -- approved"
+    text = SETUP + opted_out("a", label_comment=comment)
+    assert states(lint(tmp_path, text)) == [("EGL101", "istio-egress/a", "approved")]
+    (note,) = notes(tmp_path, text)
+    assert "'EGL1O1', 'bypass'" in note.message and "for them" in note.message
+
+
+def test_an_annotation_naming_no_rule_gets_a_note(tmp_path: Path) -> None:
+    ann = '  annotations:\n    egresslint.io/ignore: "bypass=not a rule, EGL101=ok"\n'
+    (note,) = notes(tmp_path, SETUP + opted_out("a", ann))
+    assert note.message.startswith("ServiceEntry istio-egress/a: the egresslint.io/ignore entry")
+    assert "'bypass'" in note.message and note.resource is not None
+
+
+def test_the_note_follows_the_rule_selection(tmp_path: Path) -> None:
+    text = SETUP + opted_out("a", label_comment="  # egresslint ignore EGL101 -- approved")
+    assert len(notes(tmp_path, text)) == 1
+    assert notes(tmp_path, text, ignore=["EGL007"]) == []
+    assert notes(tmp_path, text, inline_suppressions=False) == []
+    assert [f.level for f in notes(tmp_path, text, levels={"EGL007": "warning"})] == ["warning"]

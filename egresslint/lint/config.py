@@ -1,10 +1,16 @@
 """Configuration: ``.egresslint.yaml`` or ``[tool.egresslint]`` in ``pyproject.toml``.
 
-The file is found by walking up from the working folder (``.egresslint.yaml``, then
-``.egresslint.yml``, then a ``pyproject.toml`` with a ``[tool.egresslint]`` table, in each
-folder), or named with ``--config``. It is validated against ``schemas/config.schema.json``
-and then against the rule catalogue; every problem is a :class:`ConfigError` that names the
-key and, where known, ``file:line``. Command-line options override the file.
+The file is found from the linted paths, like ruff and yamllint do: starting at the folder
+that holds them all (the working folder for standard input), each folder up to the top of
+its git work tree (or the file system root outside one) is searched for ``.egresslint.yaml``,
+then ``.egresslint.yml``, then a ``pyproject.toml`` with a ``[tool.egresslint]`` table; the
+first found is used. ``--config`` names the file instead. It is validated against
+``schemas/config.schema.json`` and then against the rule catalogue; the problems are reported
+together in one :class:`ConfigError`, each naming the key and, where known, ``file:line``.
+Command-line options override the file.
+
+``dump`` prints the effective configuration as a file that loads back with the same settings
+(unset values as comments, folders relative to the working folder).
 
 Rule selection, from weakest to strongest: the file's ``select``/``ignore``, then its
 ``rules:`` entries (a tag entry first, an id or name entry after it), then ``--select`` (only
@@ -17,7 +23,7 @@ import importlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -30,7 +36,8 @@ from ..model import PosDict, PosList, locate
 from ..packaged import package_dir
 from ..parse.loader import load_single
 from ..parse.yamlbuild import Unlintable
-from ..sources.discover import CONFIG_FILES
+from ..sources.discover import CONFIG_FILES, STDIN
+from ..sources.gitroot import git_root
 from . import engine
 from .registry import all_rules, find
 from .rule import TAGS, Rule
@@ -78,7 +85,11 @@ KeyPath = tuple[Any, ...]
 
 
 class ConfigError(Exception):
-    """A configuration problem; the message names the key (and file:line when known)."""
+    """Configuration problems, one line each; each names the key (and file:line when known)."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
 
 
 @dataclass
@@ -103,6 +114,7 @@ class FileConfig:
     folder: str
     data: Mapping[str, Any]
     line_of: Callable[[KeyPath], int | None]
+    read_problems: list[str] = field(default_factory=list)  # found while reading (duplicates)
 
     def where(self, path: KeyPath) -> str:
         line = self.line_of(path)
@@ -159,16 +171,38 @@ class Effective:
 # --- finding and reading the file -------------------------------------------------------
 
 
+def start_folder(paths: Iterable[str], cwd: str) -> str:
+    """The folder that holds every linted path (a file stands for its folder; standard input
+    for the working folder): where the search for the configuration file starts."""
+    folders = []
+    for path in paths:
+        absolute = os.path.abspath(os.path.join(cwd, path)) if path != STDIN else cwd
+        folders.append(absolute if os.path.isdir(absolute) else os.path.dirname(absolute))
+    try:
+        return os.path.commonpath(folders) if folders else cwd
+    except ValueError:  # paths on several drives
+        return cwd
+
+
 def discover(start: str) -> str | None:
-    """The nearest configuration file in ``start`` or a folder above it."""
+    """The nearest configuration file in ``start`` or a folder above it, up to the top of its
+    git work tree (a file above the repository does not belong to it)."""
     folder = Path(start).resolve()
+    top = git_root(folder)
     for candidate in (folder, *folder.parents):
-        for name in CONFIG_NAMES:
-            if (candidate / name).is_file():
-                return str(candidate / name)
-        pyproject = candidate / PYPROJECT
-        if pyproject.is_file() and _TOOL_TABLE.search(_read(pyproject, PYPROJECT)):
-            return str(pyproject)
+        found = _config_in(candidate)
+        if found is not None or candidate == top:
+            return found
+    return None
+
+
+def _config_in(folder: Path) -> str | None:
+    for name in CONFIG_NAMES:
+        if (folder / name).is_file():
+            return str(folder / name)
+    pyproject = folder / PYPROJECT
+    if pyproject.is_file() and _TOOL_TABLE.search(_read(pyproject, PYPROJECT)):
+        return str(pyproject)
     return None
 
 
@@ -180,8 +214,9 @@ def _read(path: Path, shown: str) -> str:
         raise ConfigError(f"{shown}: cannot read the configuration file: {why}") from None
 
 
-def load_file(path: str, cwd: str) -> FileConfig:
-    """Read and validate one configuration file (YAML, or TOML when named ``*.toml``)."""
+def read_file(path: str, cwd: str) -> FileConfig:
+    """Read one configuration file (YAML, or TOML when named ``*.toml``); raises ConfigError
+    when it cannot be read at all. ``problems`` validates it."""
     real = Path(path)
     shown = _shown(path, cwd)
     if not real.is_file():
@@ -189,11 +224,8 @@ def load_file(path: str, cwd: str) -> FileConfig:
     text = _read(real, shown)
     folder = str(real.resolve().parent)
     if real.suffix == ".toml":
-        config = _load_toml(text, shown, folder)
-    else:
-        config = _load_yaml(text, shown, folder)
-    validate(config)
-    return config
+        return _load_toml(text, shown, folder)
+    return _load_yaml(text, shown, folder)
 
 
 def _shown(path: str, cwd: str) -> str:
@@ -213,9 +245,7 @@ def _load_yaml(text: str, shown: str, folder: str) -> FileConfig:
         raise ConfigError(f"{shown}{line}: not valid YAML: {problem}") from None
     except Unlintable as exc:
         raise ConfigError(f"{shown}:{exc.line}: {exc}") from None
-    if duplicates:
-        key, line_no = duplicates[0]
-        raise ConfigError(f"{shown}:{line_no}: {key}: key given twice")
+    twice = [f"{shown}:{line_no}: {key}: key given twice" for key, line_no in duplicates]
     if doc is None:
         doc = PosDict()
 
@@ -225,7 +255,7 @@ def _load_yaml(text: str, shown: str, folder: str) -> FileConfig:
     if not isinstance(doc, PosDict):
         raise ConfigError(f"{shown}: the configuration must be a mapping of settings")
     _raw_version(doc, text)
-    return FileConfig(shown, folder, doc, line_of)
+    return FileConfig(shown, folder, doc, line_of, twice)
 
 
 def _raw_version(doc: PosDict, text: str) -> None:
@@ -294,68 +324,93 @@ def _dotted(path: Iterable[Any]) -> str:
     return ".".join(str(p) for p in path) or "(top level)"
 
 
-def _schema_message(error: ValidationError) -> tuple[KeyPath, str]:
+_YAML_TYPES = {"NoneType": "null", "str": "string", "dict": "mapping", "PosDict": "mapping"}
+_YAML_TYPES |= {"list": "list", "PosList": "list", "bool": "boolean", "int": "integer"}
+_YAML_TYPES |= {"float": "number"}
+
+
+def _schema_messages(error: ValidationError) -> Iterator[tuple[KeyPath, str]]:
     path = tuple(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
         sub = error.schema if isinstance(error.schema, Mapping) else {}
         allowed = sorted(sub.get("properties", {}))
-        extra = sorted(str(k) for k in error.instance if k not in allowed)
-        key = extra[0] if extra else ""
-        return (*path, key), f"unknown setting; expected one of {', '.join(allowed)}"
-    if error.validator == "enum":
+        for key in sorted(str(k) for k in error.instance if k not in allowed):
+            yield (*path, key), f"unknown setting; expected one of {', '.join(allowed)}"
+    elif error.validator == "enum":
         wanted: Any = error.validator_value
         choices = ", ".join(str(c) for c in wanted)
-        return path, f"{error.instance!r} is not one of {choices}"
-    if error.validator == "type":
-        return path, f"must be {error.validator_value}, not {type(error.instance).__name__}"
-    return path, error.message
+        yield path, f"{error.instance!r} is not one of {choices}"
+    elif error.validator == "type":
+        got = type(error.instance).__name__
+        yield path, f"must be {error.validator_value}, not {_YAML_TYPES.get(got, got)}"
+    else:
+        yield path, error.message
 
 
-def validate(config: FileConfig) -> None:
-    """Raise ConfigError for the first problem, in file order."""
+def problems(config: FileConfig) -> list[str]:
+    """Every problem of a configuration file, one line each, in file order."""
     import jsonschema  # only when there is a configuration file to check
 
     validator = jsonschema.Draft202012Validator(schema())
-    errors = sorted(
-        validator.iter_errors(config.data), key=lambda e: [str(p) for p in e.absolute_path]
-    )
-    if errors:
-        path, message = _schema_message(errors[0])
-        raise ConfigError(f"{config.where(path)}: {_dotted(path)}: {message}")
-    for path, message in (*_semantic_problems(config.data), *_helm_problems(config)):
-        raise ConfigError(f"{config.where(path)}: {_dotted(path)}: {message}")
+    found = [m for e in validator.iter_errors(config.data) for m in _schema_messages(e)]
+    flagged = [path for path, _ in found]
+    found += [
+        (path, message)
+        for path, message in (*_semantic_problems(config.data), *_helm_problems(config))
+        if not any(path[: len(bad)] == bad for bad in flagged)  # one message per mistake
+    ]
+    unique = {(tuple(map(str, path)), m): path for path, m in found}
+    ordered = sorted(unique.items(), key=lambda kv: (config.line_of(kv[1]) or 0, kv[0]))
+    lines = [f"{config.where(path)}: {_dotted(path)}: {m}" for (_, m), path in ordered]
+    return [*config.read_problems, *lines]
 
 
 def known_key(key: str) -> bool:
     return find(key) is not None or key in TAGS
 
 
+def _strings(value: Any) -> list[tuple[int, str]]:
+    return (
+        [(i, v) for i, v in enumerate(value) if isinstance(v, str)]
+        if isinstance(value, list)
+        else []
+    )
+
+
 def _semantic_problems(data: Mapping[str, Any]) -> Iterable[tuple[KeyPath, str]]:
-    if "istio-version" in data:
+    """What the schema cannot say; values of the wrong type are left to the schema."""
+    if isinstance(data.get("istio-version"), str):
         try:
             engine.parse_version(data["istio-version"])
         except ValueError as exc:
             yield ("istio-version",), str(exc)
-    if data.get("mode") is not None and data["mode"] not in MODES:
+    if isinstance(data.get("mode"), str) and data["mode"] not in MODES:
         yield ("mode",), f"{data['mode']!r} is not one of {', '.join(MODES)}"
     for key in ("select", "ignore"):
-        for i, item in enumerate(data.get(key, [])):
+        for i, item in _strings(data.get(key)):
             if not known_key(item):
                 yield (key, i), f"unknown rule or tag {item!r} (see 'egresslint rules')"
-    for key, entry in data.get("rules", {}).items():
-        if not known_key(key):
+    rules = data.get("rules")
+    for key, entry in rules.items() if isinstance(rules, Mapping) else ():
+        if not known_key(str(key)):
             yield ("rules", key), f"unknown rule or tag {key!r} (see 'egresslint rules')"
-        elif "params" in entry:
+        elif isinstance(entry, Mapping) and isinstance(entry.get("params"), Mapping):
             yield from _param_problems(key, entry["params"])
 
 
 def _helm_problems(config: FileConfig) -> Iterable[tuple[KeyPath, str]]:
     """Releases whose chart or values files are not there (paths are relative to the file)."""
-    for i, release in enumerate(config.data.get("helm", {}).get("releases", [])):
-        chart = os.path.join(config.folder, release["chart"])
-        if not os.path.isfile(os.path.join(chart, "Chart.yaml")):
-            yield ("helm", "releases", i, "chart"), f"no Chart.yaml in {release['chart']}"
-        for j, values in enumerate(release.get("values", [])):
+    helm = config.data.get("helm")
+    releases = helm.get("releases") if isinstance(helm, Mapping) else None
+    for i, release in enumerate(releases if isinstance(releases, list) else []):
+        if not isinstance(release, Mapping):
+            continue
+        chart = release.get("chart")
+        if isinstance(chart, str) and not os.path.isfile(
+            os.path.join(config.folder, chart, "Chart.yaml")
+        ):
+            yield ("helm", "releases", i, "chart"), f"no Chart.yaml in {chart}"
+        for j, values in _strings(release.get("values")):
             if not os.path.isfile(os.path.join(config.folder, values)):
                 yield ("helm", "releases", i, "values", j), f"no such file: {values}"
 
@@ -400,44 +455,60 @@ def _cli_given(value: Any) -> bool:
     return value is not None and value != () and value != []
 
 
-def resolve(cli: Mapping[str, Any], cwd: str | None = None) -> Effective:
+def resolve(
+    cli: Mapping[str, Any], cwd: str | None = None, paths: Iterable[str] | None = None
+) -> Effective:
     """Merge defaults, the configuration file and the command line (``cli`` holds click's
-    parameter values; ``None`` or an empty tuple means "not given"; ``config`` names a file)."""
+    parameter values; ``None`` or an empty tuple means "not given"; ``config`` names a file).
+    The file is searched from the linted ``paths`` (default: the working folder) upward.
+    Raises one ConfigError with every problem of the file and of the command line."""
     cwd = os.path.abspath(cwd or os.getcwd())
-    path = cli.get("config") or discover(cwd)
-    file = load_file(path, cwd) if path else None
-    data: Mapping[str, Any] = file.data if file else {}
-    settings = {key: Setting(value) for key, value in DEFAULTS.items()}
-    for key in DEFAULTS:
-        if key in data and file is not None:
-            settings[key] = Setting(data[key], file.where((key,)))
-    if file is not None and data.get("exclude"):
-        settings["exclude"].value = [_rebase(g, file.folder, cwd) for g in data["exclude"]]
-    if file is not None and data.get("views"):
-        settings["views"].value = _views_from(data["views"], file.folder)
-    if file is not None and data.get("helm", {}).get("releases"):
-        settings["helm"].value = _helm_from(data["helm"], file.folder)
+    start = start_folder(list(paths or ()) or ["."], cwd)
+    path = cli.get("config") or discover(start)
+    file = read_file(path, cwd) if path else None
+    found = [*(problems(file) if file is not None else ()), *cli_problems(cli)]
+    if found:
+        raise ConfigError(*found)
+    settings = _file_settings(file, cwd)
     given = {CLI_KEYS[k]: v for k, v in cli.items() if k in CLI_KEYS and _cli_given(v)}
-    _apply_cli(settings, given, cli)
+    _apply_cli(settings, given)
     rules = {r.id: _rule_state(r, file, given) for r in all_rules()}
-    return Effective(file, cwd, settings, rules)
+    return Effective(file, start, settings, rules)
 
 
-def check_cli(cli: Mapping[str, Any]) -> None:
-    """Validate the command-line values that the configuration file could also hold."""
+def _file_settings(file: FileConfig | None, cwd: str) -> dict[str, Setting]:
+    settings = {key: Setting(value) for key, value in DEFAULTS.items()}
+    if file is None:
+        return settings
+    data = file.data
+    for key in DEFAULTS:
+        if key in data:
+            settings[key] = Setting(data[key], file.where((key,)))
+    if data.get("exclude"):
+        settings["exclude"].value = [_rebase(g, file.folder, cwd) for g in data["exclude"]]
+    if data.get("views"):
+        settings["views"].value = _views_from(data["views"], file.folder)
+    if data.get("helm", {}).get("releases"):
+        settings["helm"].value = _helm_from(data["helm"], file.folder)
+    return settings
+
+
+def cli_problems(cli: Mapping[str, Any]) -> list[str]:
+    """The problems of the command-line values that the configuration file could also hold."""
+    found = []
     version = cli.get("istio_version")
     if version is not None:
         try:
             engine.parse_version(version)
         except ValueError as exc:
-            raise ConfigError(f"--istio-version: {exc}") from None
+            found.append(f"--istio-version: {exc}")
     for key in (*(cli.get("select") or ()), *(cli.get("ignore") or ())):
         if not known_key(key):
-            raise ConfigError(f"unknown rule or tag '{key}' (see 'egresslint rules')")
+            found.append(f"unknown rule or tag '{key}' (see 'egresslint rules')")
+    return found
 
 
-def _apply_cli(settings: dict[str, Setting], given: dict[str, Any], cli: Mapping[str, Any]) -> None:
-    check_cli(cli)
+def _apply_cli(settings: dict[str, Setting], given: dict[str, Any]) -> None:
     for key, value in given.items():
         if key == "exclude":
             before = settings["exclude"]
@@ -525,14 +596,52 @@ def _apply_file(state: RuleState, file: FileConfig) -> None:
 
 
 def _line(indent: int, key: str, setting: Setting) -> str:
-    return f"{'  ' * indent}{key}: {json.dumps(setting.value)}  # {setting.source}"
+    """One setting; an unset one (None) as a comment, so that the printed file loads back."""
+    pad = "  " * indent
+    if setting.value is None:
+        return f"{pad}# {key}: not set  # {setting.source}"
+    return f"{pad}{key}: {json.dumps(setting.value)}  # {setting.source}"
 
 
-def dump(eff: Effective) -> str:
-    """The effective configuration as YAML, each value commented with where it came from."""
+def _here(path: str, cwd: str) -> str:
+    """A folder made absolute by the loading, relative to the working folder again."""
+    try:
+        return Path(os.path.relpath(path, cwd)).as_posix()
+    except ValueError:  # another drive
+        return Path(path).as_posix()
+
+
+def _printable(key: str, setting: Setting, cwd: str) -> Setting:
+    """``views`` and ``helm`` releases name folders relative to the printed file: the
+    working folder, where ``egresslint config > .egresslint.yaml`` puts it."""
+    value = setting.value
+    if key == "views":
+        value = {
+            name: {**v, "paths": [_here(p, cwd) for p in v["paths"]]}
+            if isinstance(v, dict)
+            else [_here(p, cwd) for p in v]
+            for name, v in value.items()
+        }
+    elif key == "helm" and value.get("releases"):
+        releases = [
+            {**r, "chart": _here(r["chart"], cwd), "values": [_here(v, cwd) for v in r["values"]]}
+            for r in value["releases"]
+        ]
+        value = {**value, "releases": releases}
+    return Setting(value, setting.source)
+
+
+def dump(eff: Effective, cwd: str | None = None) -> str:
+    """The effective configuration as YAML, each value commented with where it came from.
+    Saved in the working folder, it loads back with the same settings."""
+    cwd = os.path.abspath(cwd or os.getcwd())
     where = eff.file.shown if eff.file else f"none found (searched from {eff.searched_from} up)"
-    out = ["# egresslint effective configuration", f"# configuration file: {where}"]
-    out += [_line(0, key, eff.settings[key]) for key in DEFAULTS]
+    out = [
+        "# egresslint effective configuration",
+        f"# configuration file: {where}",
+        "# folders are relative to the working folder: save this file there",
+    ]
+    out += [_line(0, key, _printable(key, eff.settings[key], cwd)) for key in DEFAULTS]
     out.append("rules:")
     for rid, state in eff.rules.items():
         out.append(f"  {rid}:  # {state.rule.name} ({state.rule.tag})")

@@ -100,6 +100,7 @@ class RunResult:
     views: list[ViewSummary] = field(default_factory=list)
     graphs: dict[str, MeshGraph] = field(default_factory=dict)  # by view name
     renderer: str = ""  # the kustomize engine that rendered views, with its version
+    stdin: tuple[int, int] | None = None  # (documents, resources) read from stdin, if read
 
     def counts(self) -> dict[str, int]:
         out = {lvl: 0 for lvl in ("error", "warning", "note")}
@@ -267,6 +268,7 @@ def run(
         result = _lint_views(built, rules, options, plain)
     result.skipped = skipped
     result.files, result.documents = len(plain), sum(p.documents for p in plain)
+    result.stdin = _stdin_counts(inputs, plain)
     not_manifests = sum(1 for p in plain if p.not_manifest)
     if not_manifests:
         result.notifications.append(
@@ -275,6 +277,16 @@ def run(
         )
     result.cache = prepared.cache
     return result
+
+
+def _stdin_counts(
+    inputs: Sequence[Input], plain: Sequence[loader.ParsedFile]
+) -> tuple[int, int] | None:
+    """(documents, resources) read from standard input, or None when it was not read."""
+    for item, parsed in zip(inputs, plain, strict=True):
+        if item.real == STDIN:
+            return parsed.documents, len(parsed.resources)
+    return None
 
 
 def _with_outputs(

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import __version__, packaged, runtime
 from ..packaged import package_dir
-from ..parse import cache
+from ..parse import cache, cachedir
 from ..sources.discover import Input, Skipped
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class RunCache:
     ) -> None:
         opts = _options_text(settings, rule_ids, base)
         slot = hashlib.blake2b(opts + code_digest(), digest_size=16).hexdigest()
-        self.path = cache.folder() / "runs-v3" / slot
+        self.path = cache.folder() / cachedir.RUN_STORE / slot
         digest = hashlib.blake2b(FORMAT + code_digest() + opts, digest_size=32)
         digest.update(len(extra).to_bytes(8, "little") + extra)  # what renders read
         items, jobs = inputs
@@ -133,15 +133,19 @@ class RunCache:
         """(report, highest level rank among its unsuppressed findings) rendered for this
         very run key with the same ``parts`` (format, colour, category, reported paths,
         baseline), or None."""
+        path = self._report_path(parts)
         try:
-            with open(self._report_path(parts), "rb") as handle:
+            with open(path, "rb") as handle:
                 blob = handle.read(MAX_ENTRY_BYTES + 1)
             payload = self._unseal(blob)
             if payload is None or payload[:1] not in (b"0", b"1", b"2", b"3"):
                 return None
-            return payload[1:].decode("utf-8"), int(payload[:1])
+            text = payload[1:].decode("utf-8")
         except (OSError, UnicodeDecodeError):
             return None
+        with contextlib.suppress(OSError):
+            os.utime(path)  # used: pruning removes the least recently used reports first
+        return text, int(payload[:1])
 
     def keep_report(self, parts: list[str], text: str, worst: int) -> None:
         """Store the report from a thread, beside writing it out (``runtime.wait_writers``)."""
@@ -154,6 +158,7 @@ class RunCache:
         blob = self._seal(str(min(max(worst, 0), 3)).encode() + report)
         if len(blob) <= MAX_ENTRY_BYTES:
             _write_atomic(self._report_path(parts), blob)
+            cachedir.prune_quietly()  # the cache folder stays within its bound
 
 
 def _write_atomic(target: FsPath, blob: bytes) -> None:

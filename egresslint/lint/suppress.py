@@ -8,17 +8,22 @@ Two forms, both naming rules by id or name, several separated by commas:
   finding points at, on its own line just above that line (other comment lines may sit in
   between), or at the top of a document (before its first key) for the whole document.
 
-A suppression without a reason suppresses nothing and is itself reported (EGL004). A
-suppressed finding is kept, with ``finding.suppressed`` set to the reason, so reports can show
-it as dismissed.
+A suppression without a reason suppresses nothing and is itself reported (EGL004). So are, as
+notes (EGL007), comments that look like a suppression but do not parse (``# egresslint ignore
+EGL101``, ``# egresslint: disable ...``, ``# egresslint-disable``, ``# egresslint: ignroe``,
+a rule id right after the tool name) and suppressions naming something that is no rule id
+or name; a comment that merely mentions egresslint gets nothing. A suppressed finding is
+kept, with ``finding.suppressed`` set to the reason, so reports can show it as dismissed.
 """
 
 from __future__ import annotations
 
 import bisect
+import difflib
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..model import Finding, Resource, SourceFile, Span
 from .registry import all_rules
@@ -26,7 +31,17 @@ from .rule import Rule
 
 ANNOTATION = "egresslint.io/ignore"
 RULE_ID = "EGL004"
+MALFORMED = "EGL007"
+SYNTAX = "# egresslint: ignore {keys} -- {reason}"
 _COMMENT = re.compile(r"(?:^|\s)(#\s*egresslint:\s*ignore\b(?P<body>.*))$")
+# a comment starting with the tool's name in any spelling; a literal '#' first keeps the
+# search of a whole file fast
+_MENTION = re.compile(r"#\s*[Ee][Gg][Rr][Ee][Ss][Ss][-_ ]?[Ll][Ii][Nn][Tt]")
+_NEAR = re.compile(
+    r"(?:^|\s)(#\s*egress[-_ ]?lint(?P<sep>[\s:=_-]*)(?P<word>[a-z][\w-]*)?(?P<body>.*))$", re.I
+)
+_DIRECTIVES = ("ignore", "disable", "suppress", "noqa", "nolint", "skip", "off", "allow")
+_RULE_ID = re.compile(r"EGL\d{3}", re.I)
 _DOC_MARK = re.compile(r"^(---|\.\.\.)(\s|$)")
 
 
@@ -56,8 +71,8 @@ def apply(
     enabled: Mapping[str, Rule],
     levels: Mapping[str, str],
 ) -> list[Finding]:
-    """Mark the suppressed findings; return EGL004 findings for suppressions without a reason
-    (only when EGL004 is enabled)."""
+    """Mark the suppressed findings; return the EGL004 findings for suppressions without a
+    reason and the EGL007 notes for malformed ones (those of the enabled rules)."""
     found: list[Suppression] = []
     problems: list[Finding] = []
     for source in sources:
@@ -72,11 +87,10 @@ def apply(
         if f.suppressed is None and f.rule_id != RULE_ID:
             mine = [*by_owner.get(id(f.file), ()), *by_owner.get(id(f.resource), ())]
             f.suppressed = next((s.reason for s in mine if s.covers(f, names)), None)
-    if RULE_ID not in enabled:
-        return []
-    for p in problems:
-        p.level = levels.get(RULE_ID) or enabled[RULE_ID].level
-    return problems
+    kept = [p for p in problems if p.rule_id in enabled]
+    for p in kept:
+        p.level = levels.get(p.rule_id) or enabled[p.rule_id].level
+    return kept
 
 
 def _collect(
@@ -135,27 +149,31 @@ def parse_comment(body: str) -> tuple[list[str], str]:
 
 
 def comment_suppressions(source: SourceFile) -> Iterator[Suppression | Finding]:
-    if "egresslint" not in source.text:
+    if _MENTION.search(source.text) is None:
         return
     lines = source.text.splitlines()
     docs = _documents(lines)
     for n, text in enumerate(lines, 1):
-        match = _comment(text) if "egresslint" in text else None
+        if "#" not in text or _MENTION.search(text) is None:
+            continue
+        match = _comment(text)
         if match is None:
+            yield from _near_miss(source, n, text)
             continue
         keys, reason = parse_comment(match.group("body"))
+        span = Span(n, match.start(1) + 1, n, len(text.rstrip()) + 1)
         if keys and reason:
             first, last = _scope(lines, n, docs)
             yield Suppression(tuple(keys), reason, source, first, last)
+            yield from _unknown_keys(source, span, keys)
         else:
-            span = Span(n, match.start(1) + 1, n, len(text.rstrip()) + 1)
             yield _comment_problem(source, span, keys)
 
 
-def _comment(text: str) -> re.Match[str] | None:
+def _comment(text: str, pattern: re.Pattern[str] = _COMMENT) -> re.Match[str] | None:
     """The suppression comment of a line: a ``#`` inside a quoted scalar is not one."""
     start = 0
-    while (match := _COMMENT.search(text, start)) is not None:
+    while (match := pattern.search(text, start)) is not None:
         if not _in_quotes(text, match.start(1)):
             return match
         start = match.start(1) + 1
@@ -196,6 +214,64 @@ def _comment_problem(source: SourceFile, span: Span, keys: list[str]) -> Finding
     )
 
 
+@lru_cache(maxsize=1)
+def _rule_keys() -> frozenset[str]:
+    """What a suppression may name: rule ids (any case, compared upper-cased) and names."""
+    return frozenset(k for r in all_rules() for k in (r.id, r.name))
+
+
+def is_rule_key(key: str) -> bool:
+    return key.upper() in _rule_keys() or key in _rule_keys()
+
+
+def _looks_like_directive(word: str, sep: str) -> bool:
+    """Whether the word after the tool's name is a try at ``ignore``: a known directive of
+    some linter, a misspelling when it is attached (``egresslint:ignroe``, ``egresslint-``),
+    or a rule id (the directive left out). ``egresslint ignores ...`` is prose."""
+    w = word.lower()
+    if _RULE_ID.fullmatch(w) or w in _DIRECTIVES or w.startswith(("ignore-", "disable-")):
+        return True
+    if not sep.strip():  # only spaces: take exact directives alone
+        return False
+    return any(difflib.SequenceMatcher(None, w, d).ratio() >= 0.8 for d in _DIRECTIVES[:3])
+
+
+def _near_miss(source: SourceFile, n: int, text: str) -> Iterator[Finding]:
+    match = _comment(text, _NEAR)
+    word = match.group("word") if match else None
+    if match is None or word is None or not _looks_like_directive(word, match.group("sep")):
+        return
+    body = match.group("body")
+    keys, _ = parse_comment(f"{word} {body}" if _RULE_ID.fullmatch(word) else body)
+    right = SYNTAX.format(
+        keys=", ".join(k for k in keys if is_rule_key(k)) or "<rule>",
+        reason="<why this is acceptable>",
+    )
+    yield Finding(
+        MALFORMED,
+        "This comment looks like a suppression but egresslint does not read it as one, so it "
+        f"suppresses nothing. Write '{right}' (lower case, a colon after egresslint, then "
+        "'ignore', the rules and the reason).",
+        source,
+        Span(n, match.start(1) + 1, n, len(text.rstrip()) + 1),
+    )
+
+
+def _unknown_keys(source: SourceFile, span: Span, keys: list[str]) -> Iterator[Finding]:
+    unknown = [k for k in keys if not is_rule_key(k) and any(c.isalnum() for c in k)]
+    if unknown:
+        yield Finding(MALFORMED, _unknown_message("The suppression comment", unknown), source, span)
+
+
+def _unknown_message(what: str, unknown: list[str]) -> str:
+    names = ", ".join(f"'{k}'" for k in unknown)
+    return (
+        f"{what} names {names}, which is no rule id or name, so it suppresses nothing for "
+        f"{'it' if len(unknown) == 1 else 'them'}. Name rules by id or name (a tag is not "
+        "enough); 'egresslint rules' lists them."
+    )
+
+
 # --- annotations -----------------------------------------------------------------------------
 
 
@@ -215,16 +291,23 @@ def annotation_suppressions(res: Resource) -> Iterator[Suppression | Finding]:
         key, reason = key.strip(), reason.strip()
         if key and reason:
             yield Suppression((key,), reason, res.file, resource=res)
+            if not is_rule_key(key):
+                yield _annotation_problem(res, key, MALFORMED)
         else:
             yield _annotation_problem(res, key)
 
 
-def _annotation_problem(res: Resource, key: str) -> Finding:
+def _annotation_problem(res: Resource, key: str, rule_id: str = RULE_ID) -> Finding:
     path = ("metadata", "annotations", ANNOTATION)
-    return Finding(
-        RULE_ID,
+    message = (
         f"{res.ref}: the {ANNOTATION} entry '{key}' has no reason, so it suppresses nothing. "
-        f"Write '{key or '<rule>'}=<why this is acceptable>' (entries separated by commas).",
+        f"Write '{key or '<rule>'}=<why this is acceptable>' (entries separated by commas)."
+    )
+    if rule_id == MALFORMED:
+        message = _unknown_message(f"{res.ref}: the {ANNOTATION} entry", [key])
+    return Finding(
+        rule_id,
+        message,
         res.file,
         res.locate(path),
         res,

@@ -1,6 +1,7 @@
 """Parse cache: what a file parsed to, keyed by its bytes, in the user's cache folder.
 
-``$XDG_CACHE_HOME/egresslint`` (else ``~/.cache/egresslint``), entries packed per writer.
+``$XDG_CACHE_HOME/egresslint`` (else ``~/.cache/egresslint``), entries packed per writer;
+``cachedir.py`` keeps the whole folder within its size bound after each write.
 The key hashes the file's content, the default namespace, and the source of the modules
 that shape a parse, so an upgrade or an edit of the loader never reads stale entries.
 Writes go to a temporary file renamed into place (atomic: concurrent runs never see half an
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from .. import __version__, packaged
+from . import cachedir
+from .cachedir import folder as folder  # where every store lives (re-exported)
 
 _SHAPING_MODULES = (
     "parse/loader.py",
@@ -33,11 +36,6 @@ MAX_ENTRY_BYTES = 64 * 1024 * 1024
 MAX_PACKS = 32  # beyond this many packs, the oldest are removed (a cache, not an archive)
 MAGIC = b"EGLPACK2"
 PACK_SUFFIX = ".pack"
-
-
-def folder() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "egresslint"
 
 
 @lru_cache(maxsize=1)
@@ -71,9 +69,9 @@ class ParseCache:
         self.root = root
 
     @classmethod
-    def open(cls, name: str = "v2") -> ParseCache | None:
-        """The store in ``folder()/name`` (``v2``: parsed files; other stores, such as
-        rendered kustomizations, keep their own packs beside it)."""
+    def open(cls, name: str = cachedir.PARSE_STORE) -> ParseCache | None:
+        """The store in ``folder()/name`` (``cachedir.PARSE_STORE``: parsed files; other
+        stores, such as rendered kustomizations, keep their own packs beside it)."""
         root = folder() / name
         try:
             root.mkdir(parents=True, exist_ok=True)
@@ -130,6 +128,7 @@ class ParseCache:
         for old in self._packs()[MAX_PACKS:]:
             with contextlib.suppress(OSError):
                 old.unlink()
+        cachedir.prune_quietly()  # the whole cache folder stays within its bound
 
 
 def _write_entries(handle: BinaryIO, entries: Iterable[tuple[str, bytes]]) -> dict[str, Any]:

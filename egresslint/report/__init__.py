@@ -1,4 +1,5 @@
-"""Output of a finished run: text, JSON, SARIF and GitHub reports (``formats`` picks one),
+"""Output of a finished run: text, JSON, SARIF, GitHub, GitLab Code Quality and JUnit reports
+(``formats`` picks one, ``outputs`` says where each of a run's reports goes),
 topology drawings (``draw``), the generated rule reference, and progress on a terminal.
 
 Reporters only format; they never decide anything.

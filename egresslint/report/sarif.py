@@ -3,6 +3,15 @@
 sarif-om has typed classes but no serializer; :func:`to_json_obj` maps its attrs fields to
 the schema's property names, drops values left at their defaults (sarif-om uses sentinels
 such as ``-1`` for "unset") and keeps ``level`` explicit even when it is ``warning``.
+
+What code scanning reads: artifact URIs relative to the repository root (``sarifpaths``);
+fingerprints that do not depend on the checkout's place or the working folder; related
+locations linked from the message text (``[text](id)``, SARIF 2.1.0 section 3.11.6), since
+GitHub shows only linked ones. Suppressed findings are left out unless ``keep_suppressed``:
+code scanning does not honour ``suppressions`` (github/codeql-action#1230), so a suppressed
+result would be an open alert; the run's ``properties.suppressedResultsOmitted`` counts
+them. When they are kept, every result carries ``suppressions`` (empty when not
+suppressed), as section 3.27.23 asks.
 """
 
 from __future__ import annotations
@@ -12,7 +21,8 @@ import hashlib
 import json
 import os
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import attr
@@ -22,13 +32,14 @@ from .. import __version__
 from ..lint.engine import RunResult
 from ..lint.rule import Rule
 from ..model import Finding, Related, Span
-from . import forked
+from . import forked, sarifpaths
+from .sarifpaths import SRCROOT, Where
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 INFO_URI = "https://github.com/egresslint/egresslint"
-SRCROOT = "%SRCROOT%"
 MAX_RESULTS = 25_000
 FINGERPRINT_KEY = "egresslint/v1"
+SUPPRESSED_COUNT = "suppressedResultsOmitted"  # run property: suppressed findings left out
 _ALWAYS_KEEP = frozenset({"level"})
 
 
@@ -178,9 +189,36 @@ def _region(span: Span) -> dict[str, Any]:
     )
 
 
-def _physical(path: str, span: Span) -> dict[str, Any]:
+def here() -> Where:
+    """URIs for a run over the working folder (``sarifpaths.find``)."""
+    return sarifpaths.find([], os.getcwd())
+
+
+@dataclass
+class Shape:
+    """What a log holds besides the run: where its URIs point, whether suppressed findings
+    are kept, whether related locations are (left out to fit the size limit)."""
+
+    where: Where = field(default_factory=here)
+    keep_suppressed: bool = False
+    related: bool = True
+
+    def findings(self, run: RunResult) -> list[Finding]:
+        """The findings that become results (at most ``MAX_RESULTS``)."""
+        return self.chosen(run)[:MAX_RESULTS]
+
+    def chosen(self, run: RunResult) -> list[Finding]:
+        if self.keep_suppressed:
+            return run.findings
+        return [f for f in run.findings if f.suppressed is None]
+
+
+def _physical(where: Where, path: str, span: Span) -> dict[str, Any]:
+    artifact = where.artifact(path)
     return _maker(om.PhysicalLocation)(
-        artifact_location=_maker(om.ArtifactLocation)(uri=path, uri_base_id=SRCROOT),
+        artifact_location=_maker(om.ArtifactLocation)(
+            uri=artifact.uri, uri_base_id=artifact.base_id
+        ),
         region=_region(span),
     )
 
@@ -189,36 +227,61 @@ def _text(text: str) -> dict[str, Any]:
     return _maker(om.Message)(text=text)
 
 
-def _related(index: int, rel: Related) -> dict[str, Any]:
+def _related(where: Where, index: int, rel: Related) -> dict[str, Any]:
     file, span = rel.place()
     return _maker(om.Location)(
         id=index,
-        physical_location=_physical(file.path, span),
+        physical_location=_physical(where, file.path, span),
         message=_text(f"{rel.resource.ref}: {rel.message}"),
     )
 
 
-def fingerprint(finding: Finding) -> str:
-    return hashlib.sha256(finding.identity.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+def _link_text(text: str) -> str:
+    """Link text of a plain-text embedded link: backslashes and square brackets escaped
+    (SARIF 2.1.0 section 3.11.6)."""
+    return text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
 
 
-def result(finding: Finding, rule_index: int) -> dict[str, Any]:
+def linked(message: str, related: Sequence[Related]) -> str:
+    """The message with a link to each related location (``[ref](id)``, ids from 1): GitHub
+    shows related locations only when the message links them."""
+    if not related:
+        return message
+    links = "; ".join(
+        f"[{_link_text(r.resource.ref)}]({i}) ({r.message})" for i, r in enumerate(related, 1)
+    )
+    return f"{message} Related: {links}."
+
+
+def fingerprint(finding: Finding, where: Where | None = None) -> str:
+    """From the finding's identity (rule, file relative to the root, resource, field path):
+    the same after lines move, wherever the repository is checked out, from any folder."""
+    ident = (where or here()).identity(finding)
+    return hashlib.sha256(ident.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def result(finding: Finding, rule_index: int, shape: Shape | None = None) -> dict[str, Any]:
     """One SARIF result as plain JSON data (the dict ``to_json_obj`` makes of ``om.Result``)."""
+    shape = shape or Shape()
+    where = shape.where
     related = None
-    if finding.related:
-        related = [_related(i, r) for i, r in enumerate(finding.related, 1)]
+    shown = shape.related and finding.related
+    if shown:
+        related = [_related(where, i, r) for i, r in enumerate(finding.related, 1)]
     suppressions = None
     if finding.suppressed is not None:
         suppressions = [_maker(om.Suppression)(kind="inSource", justification=finding.suppressed)]
+    elif shape.keep_suppressed:
+        suppressions = []  # all results have the property, or none (section 3.27.23)
     return _maker(om.Result)(
         rule_id=finding.rule_id,
         rule_index=rule_index,
         level=finding.level,
-        message=_text(finding.message),
+        message=_text(linked(finding.message, finding.related) if shown else finding.message),
         locations=[
-            _maker(om.Location)(physical_location=_physical(finding.file.path, finding.span))
+            _maker(om.Location)(physical_location=_physical(where, finding.file.path, finding.span))
         ],
-        partial_fingerprints={FINGERPRINT_KEY: fingerprint(finding)},
+        partial_fingerprints={FINGERPRINT_KEY: fingerprint(finding, where)},
         related_locations=related,
         suppressions=suppressions,
         properties={"views": list(finding.views)} if finding.views else None,
@@ -226,15 +289,20 @@ def result(finding: Finding, rule_index: int) -> dict[str, Any]:
 
 
 def build(
-    run: RunResult, category: str | None = None, results: list[Any] | None = None
+    run: RunResult,
+    category: str | None = None,
+    results: list[Any] | None = None,
+    shape: Shape | None = None,
 ) -> dict[str, Any]:
     """The log as JSON data; ``results``: put these in place of the findings' results."""
+    shape = shape or Shape()
     index = _rule_index(run)
-    findings = run.findings[:MAX_RESULTS]
+    chosen = shape.chosen(run)
+    findings = chosen[:MAX_RESULTS]
     notes = list(run.notifications)
-    if len(run.findings) > MAX_RESULTS:
+    if len(chosen) > MAX_RESULTS:
         notes.append(
-            f"{len(run.findings)} results; only the first {MAX_RESULTS} are included "
+            f"{len(chosen)} results; only the first {MAX_RESULTS} are included "
             "(GitHub code scanning's limit per run)."
         )
     sarif_run = om.Run(
@@ -247,14 +315,16 @@ def build(
                 rules=[descriptor(r) for r in run.rules],
             )
         ),
-        original_uri_base_ids={
-            SRCROOT: om.ArtifactLocation(description=_message("The folder egresslint ran in."))
-        },
+        original_uri_base_ids=_base_ids(shape.where),
         results=_Plain(
-            results if results is not None else (result(f, index[f.rule_id]) for f in findings)
+            results
+            if results is not None
+            else (result(f, index[f.rule_id], shape) for f in findings)
         ),
-        invocations=[_invocation(run, notes)],
+        invocations=[_invocation(run, notes, _unmapped(shape.where, findings))],
     )
+    if not shape.keep_suppressed:
+        sarif_run.properties = {SUPPRESSED_COUNT: len(run.findings) - len(chosen)}
     if category:
         sarif_run.automation_details = om.RunAutomationDetails(
             id=category if "/" in category else category + "/"
@@ -266,7 +336,48 @@ def build(
     return {"$schema": out.pop("$schema"), "version": out.pop("version"), **out}
 
 
-def _invocation(run: RunResult, notes: list[str]) -> om.Invocation:
+def _base_ids(where: Where) -> dict[str, om.ArtifactLocation] | None:
+    """``%SRCROOT%`` with its absolute ``file://`` URI (none when every URI is absolute)."""
+    if where.root_uri is None:
+        return None
+    description = _message(sarifpaths.DESCRIPTIONS[where.found])
+    return {SRCROOT: om.ArtifactLocation(uri=where.root_uri, description=description)}
+
+
+def _unmapped(where: Where, findings: Iterable[Finding]) -> list[str]:
+    """Warnings for results that code scanning cannot map to a repository file: from
+    standard input, or in files outside ``%SRCROOT%``."""
+    stdin = outside = 0
+    files: set[str] = set()
+    for f in findings:
+        artifact = where.artifact(f.file.path)
+        if artifact.path == sarifpaths.STDIN_SHOWN:
+            stdin += 1
+        elif not artifact.mapped:
+            outside += 1
+            files.add(artifact.path)
+    out = []
+    if stdin:
+        out.append(
+            f"{stdin} result(s) are in standard input, which is no file of the repository: "
+            f"their location is the artifact '{sarifpaths.STDIN_URI}' (<stdin>), which code "
+            "scanning cannot map to a file. Lint the files themselves to locate them."
+        )
+    if outside:
+        root = (
+            f"outside {SRCROOT} ({where.root})"
+            if where.root
+            else "in no git work tree and outside the working folder"
+        )
+        out.append(
+            f"{outside} result(s) in {len(files)} file(s) {root} have absolute file:// URIs, "
+            "which code scanning cannot map to repository files; --sarif-root DIR makes "
+            "URIs relative to DIR."
+        )
+    return out
+
+
+def _invocation(run: RunResult, notes: list[str], warnings: list[str]) -> om.Invocation:
     inv = om.Invocation(execution_successful=not run.internal_errors)
     props = _run_properties(run)
     if props:
@@ -275,6 +386,7 @@ def _invocation(run: RunResult, notes: list[str]) -> om.Invocation:
     messages += [
         om.Notification(message=_message(f"{s.shown}: {s.why}"), level="note") for s in run.skipped
     ]
+    messages += [om.Notification(message=_message(w), level="warning") for w in warnings]
     messages += [om.Notification(message=_message(e), level="error") for e in run.internal_errors]
     if messages:
         inv.tool_execution_notifications = messages
@@ -314,11 +426,10 @@ def _too_large(text: str, limit: int) -> bool:
 
 
 def _fit(doc: dict[str, Any], limit: int) -> str:
-    """Drop related locations, then trailing results, until the log fits GitHub's size limit."""
+    """Drop trailing results until the log (built without related locations) fits GitHub's
+    size limit."""
     sarif_run = doc["runs"][0]
     results = sarif_run["results"]
-    for res in results:
-        res.pop("relatedLocations", None)
     kept = len(results)
     text = _dump(doc, None)
     while _too_large(text, limit) and kept > 0:
@@ -340,23 +451,37 @@ def _rule_index(run: RunResult) -> dict[str, int]:
     return {rule.id: i for i, rule in enumerate(run.rules)}
 
 
-def _compact(run: RunResult, category: str | None) -> str:
+def _compact(run: RunResult, category: str | None, shape: Shape) -> str:
     """The log without indentation, its results rendered on both cores (``forked``): the same
-    text as ``_dump(build(run, category), None)``."""
+    text as ``_dump(build(run, category, shape=shape), None)``."""
     index = _rule_index(run)
 
     def results(findings: Sequence[Finding]) -> str:
-        return _dump([result(f, index[f.rule_id]) for f in findings], None)[1:-2]  # no [ ]\n
+        return _dump([result(f, index[f.rule_id], shape) for f in findings], None)[1:-2]
 
     token = f"egresslint-results-{os.urandom(8).hex()}"
-    text = _dump(build(run, category, results=[token]), None)
-    body = forked.joined_halves(results, run.findings[:MAX_RESULTS], ", ")
+    text = _dump(build(run, category, results=[token], shape=shape), None)
+    body = forked.joined_halves(results, shape.findings(run), ", ")
     return text.replace(f'["{token}"]', f"[{body}]", 1)
 
 
-def render(run: RunResult, category: str | None = None, limit: int = MAX_GZIP_BYTES) -> str:
-    if len(run.findings) > COMPACT_ABOVE:
-        text = _compact(run, category)
+def render(
+    run: RunResult,
+    category: str | None = None,
+    limit: int = MAX_GZIP_BYTES,
+    *,
+    where: Where | None = None,
+    keep_suppressed: bool = False,
+) -> str:
+    """The log as text. ``where``: how paths become URIs (default: from the working folder,
+    see ``sarifpaths.find``); ``keep_suppressed``: keep suppressed findings as results with
+    ``suppressions`` (default: leave them out, counted in a run property)."""
+    shape = Shape(where or here(), keep_suppressed)
+    if len(shape.findings(run)) > COMPACT_ABOVE:
+        text = _compact(run, category, shape)
     else:
-        text = _dump(build(run, category), 2)
-    return _fit(build(run, category), limit) if _too_large(text, limit) else text
+        text = _dump(build(run, category, shape=shape), 2)
+    if not _too_large(text, limit):
+        return text
+    shape.related = False  # their links leave the messages with them
+    return _fit(build(run, category, shape=shape), limit)

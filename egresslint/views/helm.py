@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from .. import runtime
 from ..model import Origin, Path, Resource, SourceFile, Span
-from ..parse import cache
+from ..parse import cache, cachedir
 from . import tools
 from .kustomize import inside
 from .render import scan_folder
@@ -121,7 +121,7 @@ def render_all(
     planned: Sequence[Planned], tool: tools.Tool, use_cache: bool = True, timeout: float = 120.0
 ) -> list[Rendered]:
     todo = [p for p in planned if not p.refusal]
-    store = cache.ParseCache.open("renders-v1") if use_cache else None
+    store = cache.ParseCache.open(cachedir.RENDER_STORE) if use_cache else None
     found = store.get_many(p.key for p in todo) if store is not None else {}
     done = {id(p): Rendered(p, found[p.key], cached=True) for p in todo if p.key in found}
     missing = [p for p in todo if id(p) not in done]

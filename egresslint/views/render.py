@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from .. import runtime
-from ..parse import cache
+from ..parse import cache, cachedir
 from . import tools
 from .kustomize import Kustomization, Ref, inside, read
 
@@ -233,7 +233,7 @@ def render_all(
     planned: Planned, use_cache: bool = True, timeout: float = tools.DEFAULT_TIMEOUT
 ) -> list[Rendered]:
     """Render every plan without refusals, cached ones from the cache, the rest on all cores."""
-    store = cache.ParseCache.open("renders-v1") if use_cache else None
+    store = cache.ParseCache.open(cachedir.RENDER_STORE) if use_cache else None
     todo = [p for p in planned.plans if not p.refusals and planned.tool is not None]
     found = store.get_many(p.key for p in todo) if store is not None else {}
     done: dict[int, Rendered] = {}

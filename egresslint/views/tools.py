@@ -23,7 +23,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..parse import cache
+from ..parse import cache, cachedir
 
 DEFAULT_TIMEOUT = 120.0  # seconds per render
 DEFAULT_MAX_OUTPUT = 256 * 1024 * 1024  # bytes read of a render's output
@@ -103,7 +103,7 @@ def _tool(program: str, argv: tuple[str, ...], kind: str, use_cache: bool) -> To
 
 def _version(kind: str, binary: str, use_cache: bool) -> str:
     key = f"{kind}\0{binary}\0{_stamp(binary)}"
-    store = cache.folder() / "tools-v1.json"
+    store = cache.folder() / cachedir.TOOL_STORE
     known = _read_json(store) if use_cache else {}
     cached = known.get(key)
     if isinstance(cached, str):
