@@ -134,8 +134,8 @@ def measure(folder: Path, runs: int) -> dict[str, list[tuple[float, int]]]:
         log, shims = Path(scratch) / "starts.log", Path(scratch) / "bin"
         _shims(log, shims)
         env = {**os.environ, "PATH": f"{shims}{os.pathsep}{os.environ.get('PATH', '')}"}
-        sarif = ["--quiet", "--format", "sarif", "--output", str(Path(scratch) / "out.sarif"), str(folder)]
-        json_ = ["--quiet", "--format", "json", "--output", str(Path(scratch) / "out.json"), str(folder)]
+        sarif = ["--quiet", "-f", f"sarif:{Path(scratch) / 'out.sarif'}", str(folder)]
+        json_ = ["--quiet", "-f", f"json:{Path(scratch) / 'out.json'}", str(folder)]
         for _ in range(runs):
             cache = Path(tempfile.mkdtemp(dir=scratch))
             env["XDG_CACHE_HOME"] = str(cache)
