@@ -650,24 +650,194 @@ def fix_cmd(paths: tuple[str, ...], write: bool, **kw: Any) -> None:
 def graph_cmd(
     paths: tuple[str, ...], fmt: str, output: str | None, view: str | None, **kw: Any
 ) -> None:
-    """Draw the egress topology of PATHs with the findings on it.
+    """Draw who reaches what (the model of 'egresslint reach') for PATHs.
 
     \b
-    Namespaces, workloads, ServiceEntries and their external hosts, waypoints and
-    egress gateways with their mode, policies and NetworkPolicies; nodes are outlined
-    by their worst finding, and red dashed 'bypass' edges show external hosts that
-    workloads reach without a waypoint. Examples:
+    Clients (by namespace), the egress proxies on their paths (waypoints, egress
+    gateways with their class, and 'no egress proxy' for direct paths) and the
+    destinations (by ServiceEntry namespace). Edges are coloured and labelled by
+    verdict: controlled (green), denied (blue, tee), bypass (red, dashed),
+    unreachable (amber, dotted), and a waypoint's refused binding (grey, dashed);
+    the label names the resource that decides. The html page opens at namespace
+    level, opens a namespace on click and filters by namespace, host and verdict.
+    Examples:
       egresslint graph manifests/ -f html -o egress.html
       egresslint graph manifests/ | dot -Tsvg > egress.svg
     """
-    result = engine.run(_options(paths, kw))
+    options = _options(paths, kw)
+    try:
+        version = engine.parse_version(options.istio_version)
+    except ValueError as exc:
+        _fail(f"--istio-version: {exc}")
+        return
+    result = engine.run(options)
     if result.files == 0:
         _fail("nothing to draw: no *.yaml or *.yml files found")
     if view is not None:
         if view not in result.graphs:
             _fail(f"no view '{view}'; the views are: {', '.join(result.graphs) or 'none'}")
         result.graph = result.graphs[view]
-    _write(draw(fmt, result), output)
+    _write(draw(fmt, result, version), output)
+
+
+REACH_HELP = """Who can reach what: every client (namespace and service account) paired with
+every external destination (registered host and port, and any unregistered address), with
+one verdict each and the path behind it.
+
+\b
+Verdicts: controlled (through the egress waypoint or gateway, allowed there),
+denied (refused by a policy), bypass (leaves without the egress proxy),
+unreachable (cannot work, and why). Each path has six steps: capture,
+registration, proxy, tls, authorization, network; with one client and one
+destination left by the filters, the trace shows every step with file:line.
+Reads the same inputs, views and configuration as 'check'. Examples:
+  egresslint reach manifests/
+  egresslint reach manifests/ --from payments/checkout --to api.stripe.com:443
+  egresslint reach manifests/ --verdict bypass --format csv
+  egresslint reach . --diff origin/main --format markdown   # for a pull request
+
+\b
+Exit codes:
+  0  the report was written
+  2  usage error, nothing to read, or internal error
+"""
+
+
+@cli.command("reach", help=REACH_HELP)
+@click.argument("paths", nargs=-1, type=click.Path(allow_dash=True))
+@click.option(
+    "--from",
+    "from_",
+    multiple=True,
+    metavar="NS[/SA]",
+    help="Only clients of this namespace (and service account). Repeatable.",
+)
+@click.option(
+    "--to",
+    multiple=True,
+    metavar="HOST[:PORT]",
+    help="Only this destination ('unregistered' for any unregistered address). Repeatable.",
+)
+@click.option(
+    "--verdict",
+    multiple=True,
+    type=click.Choice(["controlled", "denied", "bypass", "unreachable"]),
+    help="Only pairs with this verdict. Repeatable.",
+)
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    type=click.Choice(["text", "json", "csv", "markdown", "html"]),
+    default="text",
+    show_default=True,
+    help="text groups the matrix by destination; markdown suits a pull request comment.",
+)
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Write to this file.")
+@click.option(
+    "--view", metavar="NAME", help="Only this view when the run builds several (default: all)."
+)
+@click.option(
+    "--diff",
+    "diff_ref",
+    metavar="REF",
+    help="List the pairs whose verdict or path changed since git revision REF (text, markdown "
+    "or json).",
+)
+@click.option(
+    "--max-pairs",
+    type=click.IntRange(min=0),
+    default=100_000,
+    show_default=True,
+    help="Refuse to compute more pairs than this (clients times destinations left by the "
+    "filters); 0: no limit.",
+)
+def reach_cmd(paths: tuple[str, ...], fmt: str, output: str | None, **kw: Any) -> None:
+    from .lint import posture
+    from .report import reach as reach_report
+
+    options = _options(paths, kw)
+    try:
+        version = engine.parse_version(options.istio_version)
+    except ValueError as exc:
+        _fail(f"--istio-version: {exc}")
+        return
+    if kw["diff_ref"]:
+        _write(_posture(options, version, fmt, kw), output)
+        return
+    found = posture.models(options, version, progress=for_stderr())
+    if found.files == 0:
+        _fail("nothing to read: no *.yaml or *.yml files found in " + ", ".join(options.paths))
+    views = _reach_views(found.views, kw)
+    chosen = [(name, p) for name, pairs in views.items() for p in pairs]
+    if len(chosen) == 1 and (kw["from_"] or kw["to"]):
+        name, pair = chosen[0]
+        _write(reach_report.trace(fmt, name if len(found.views) > 1 else "", pair), output)
+    else:
+        _write(reach_report.matrix(fmt, views), output)
+    for err in found.internal_errors:
+        click.echo(f"egresslint: internal error: {err} (please report this as a bug)", err=True)
+
+
+def _reach_views(models: dict[str, Any], kw: dict[str, Any]) -> dict[str, list[Any]]:
+    """The pairs of each view that pass the filters (refused beyond --max-pairs)."""
+    if kw["view"] is not None and kw["view"] not in models:
+        _fail(f"no view '{kw['view']}'; the views are: {', '.join(models) or 'none'}")
+    chosen = {n: m for n, m in models.items() if kw["view"] is None or n == kw["view"]}
+    size = sum(m.extent(kw["from_"], kw["to"]) for m in chosen.values())
+    if kw["max_pairs"] and size > kw["max_pairs"]:
+        _fail(
+            f"{size} pairs to compute, more than --max-pairs {kw['max_pairs']}: narrow them "
+            "with --from, --to or --view, or raise --max-pairs"
+        )
+    return {n: m.select(kw["from_"], kw["to"], kw["verdict"]) for n, m in chosen.items()}
+
+
+def _posture(options: engine.Options, version: Any, fmt: str, kw: dict[str, Any]) -> str:
+    from .lint import posture
+    from .report import reach as reach_report
+
+    if fmt not in reach_report.DIFF_FORMATS:
+        _fail(f"--diff writes {', '.join(reach_report.DIFF_FORMATS)}, not {fmt}")
+    try:
+        found = posture.posture(options, kw["diff_ref"], version, kw["view"], kw["max_pairs"])
+    except (posture.RevisionError, posture.TooLarge) as exc:
+        _fail(str(exc))
+        raise  # not reached
+    changes = [
+        c
+        for c in found.changes
+        if (not kw["from_"] or any(_client_matches(c.client, f) for f in kw["from_"]))
+        and (not kw["verdict"] or set(c.verdicts) & set(kw["verdict"]))
+    ]
+    for note in found.notifications:
+        click.echo(f"egresslint: {note}", err=True)
+    return reach_report.posture(fmt, changes, kw["diff_ref"])
+
+
+def _client_matches(label: str, selector: str) -> bool:
+    ns, _, sa = selector.partition("/")
+    name = label.split(" ", 1)[0]
+    have_ns, _, have_sa = name.partition("/")
+    return ns in ("", "*", have_ns) and sa in ("", "*", have_sa)
+
+
+reach_cmd.params.extend(
+    p
+    for p in check.params
+    if p.name
+    in (
+        "exclude",
+        "mode",
+        "render",
+        "render_remote",
+        "default_excludes",
+        "istio_version",
+        "default_namespace",
+        "config",
+        "no_cache",
+    )
+)
 
 
 _EXIT_FAST = False

@@ -28,6 +28,7 @@ from typing import Any
 
 from ..model import Resource, as_list, as_map
 from .selectors import selector_matches
+from .tristate import all_of, any_of
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -193,26 +194,6 @@ def implied_ingress(policy: Resource) -> bool:
 Verdict = bool | None
 
 
-def _all(verdicts: Iterable[Verdict]) -> Verdict:
-    out: Verdict = True
-    for v in verdicts:
-        if v is False:
-            return False
-        if v is None:
-            out = None
-    return out
-
-
-def _any(verdicts: Iterable[Verdict]) -> Verdict:
-    out: Verdict = False
-    for v in verdicts:
-        if v is True:
-            return True
-        if v is None:
-            out = None
-    return out
-
-
 @dataclass(frozen=True)
 class Labels:
     """Labels of a pod or namespace as far as they are known: ``known`` names the keys whose
@@ -273,7 +254,7 @@ def _peer_selects(peer: Mapping[str, Any], policy_ns: str, target: PodTarget) ->
         else policy_ns == target.namespace
     )
     on_pod: Verdict = selector_verdict(pod_sel, target.pod_labels) if pod_sel is not None else True
-    return _all((in_ns, on_pod))
+    return all_of((in_ns, on_pod))
 
 
 def _port_verdict(ports: list[Any], port: int) -> Verdict:
@@ -293,7 +274,7 @@ def rule_selects_pod(rule: Mapping[str, Any], policy_ns: str, target: PodTarget)
     peers = rule.get("to")
     if peers is None or as_list(peers) == []:
         return True
-    return _any(_peer_selects(as_map(p), policy_ns, target) for p in as_list(peers))
+    return any_of(_peer_selects(as_map(p), policy_ns, target) for p in as_list(peers))
 
 
 def egress_to_pod(policies: Iterable[Resource], target: PodTarget, port: int) -> Verdict:
@@ -302,8 +283,8 @@ def egress_to_pod(policies: Iterable[Resource], target: PodTarget, port: int) ->
     isolating = [p for p in policies if isolates_egress(p)]
     if not isolating:
         return True
-    return _any(
-        _all(
+    return any_of(
+        all_of(
             (
                 _port_verdict(as_list(rule.get("ports")), port),
                 rule_selects_pod(rule, p.namespace, target),

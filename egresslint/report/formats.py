@@ -57,10 +57,11 @@ def render(
     return text.render(run, color, style)
 
 
-def draw(fmt: str, result: RunResult) -> str:
-    """The topology of ``result`` (its graph must be set) in one of ``DRAWINGS``."""
+def draw(fmt: str, result: RunResult, istio_version: tuple[int, int, int] | None = None) -> str:
+    """The reachability drawing of ``result`` (its graph must be set) in one of ``DRAWINGS``."""
     from .draw import dot, html, mermaid
     from .draw.topology import build
 
     renderers = {"dot": dot.render, "mermaid": mermaid.render, "html": html.render}
-    return renderers[fmt](build(result))
+    topo = build(result) if istio_version is None else build(result, istio_version)
+    return renderers[fmt](topo)

@@ -1,2 +1,3 @@
-"""The egress topology: a small drawable model of a run (``topology``) and its renderers
-(``dot``, ``mermaid``, ``html``), which only format that model."""
+"""Drawings of the reachability model: the drawing model (``topology``) and its renderers
+(``dot``, ``mermaid``, ``html`` with the page's script and libraries in ``assets/``), which
+only format that model."""

@@ -1,22 +1,26 @@
-"""Graphviz ``dot`` text (render it with ``dot -Tsvg``; Graphviz is not needed to write it)."""
+"""Graphviz ``dot`` text of the drawing model (render it with ``dot -Tsvg``; Graphviz is not
+needed to write it). Clients sit in one box per namespace, destinations in one box per
+ServiceEntry namespace; edges are coloured, styled and labelled by verdict as in the page."""
 
 from __future__ import annotations
 
-from .topology import Edge, Node, Topology
+from .topology import DIRECT, Edge, Node, Topology, box_title
 
-LEVEL_COLOURS = {"error": "#d73a49", "warning": "#e36209", "note": "#0366d6"}
-FILLS = {
-    "namespace": "#f6f8fa",
-    "workload": "#e6f4ea",
-    "serviceentry": "#fff8e1",
-    "waypoint": "#e3f2fd",
-    "host": "#ffffff",
+COLOURS = {
+    "controlled": "#1a7f37",
+    "denied": "#0969da",
+    "bypass": "#cf222e",
+    "unreachable": "#9a6700",
+    "refused": "#57606a",
 }
-EDGE_STYLES = {
-    "bypass": 'color="#d73a49", fontcolor="#d73a49", style=dashed, penwidth=2.5',
-    "egress": 'color="#1565c0", penwidth=1.5',
-    "binds": 'color="#1565c0"',
+STYLES = {
+    "controlled": "style=solid",
+    "denied": "style=solid, arrowhead=tee",
+    "bypass": "style=dashed",
+    "unreachable": "style=dotted, arrowhead=tee",
+    "refused": "style=dashed, arrowhead=tee",
 }
+FILLS = {"client": "#dafbe1", "proxy": "#ddf4ff", "destination": "#ffffff"}
 
 
 def quote(text: str) -> str:
@@ -26,44 +30,56 @@ def quote(text: str) -> str:
 
 
 def _node(node: Node) -> str:
-    label = node.label
-    if node.rule_ids:
-        label += "\n" + " ".join(node.rule_ids)
-    attrs = [f"label={quote(label)}", f'fillcolor="{FILLS.get(node.category, "#ffffff")}"']
-    if node.category == "host":
-        attrs.append("shape=ellipse")
-    if node.level:
-        attrs += [f'color="{LEVEL_COLOURS[node.level]}"', "penwidth=2.5"]
+    fill = "#ffebe9" if node.id == DIRECT else FILLS[node.kind]
+    attrs = [f"label={quote(node.text)}", f'fillcolor="{fill}"']
+    if node.id == DIRECT:
+        attrs += ['color="#cf222e"', "penwidth=2"]
     if node.findings:
-        attrs.append(f"tooltip={quote(chr(10).join(node.findings))}")
+        attrs.append(f"tooltip={quote('findings: ' + ', '.join(node.findings))}")
     return f"{quote(node.id)} [{', '.join(attrs)}];"
 
 
-def _edge(edge: Edge) -> str:
-    style = EDGE_STYLES.get(edge.rel, 'color="#6a737d"')
-    return f"  {quote(edge.source)} -> {quote(edge.target)} [label={quote(edge.rel)}, {style}];"
+def _edge(topo: Topology, edge: Edge) -> str:
+    colour = COLOURS[edge.verdict]
+    why = "\n".join(edge.reasons)
+    attrs = [
+        f"label={quote(topo.label(edge))}",
+        f'color="{colour}"',
+        f'fontcolor="{colour}"',
+        STYLES[edge.verdict],
+        f"tooltip={quote(why)}",
+    ]
+    return f"  {quote(edge.source)} -> {quote(edge.target)} [{', '.join(attrs)}];"
+
+
+def _boxes(topo: Topology, kind: str, title: str) -> list[str]:
+    out = []
+    for group in topo.groups(kind):
+        members = [n for n in topo.of_kind(kind) if n.group == group]
+        if not group:
+            out += [f"  {_node(n)}" for n in members]
+            continue
+        out.append(f"  subgraph {quote(f'cluster_{kind}_{group}')} {{")
+        out.append(f'    label={quote(box_title(title, group))}; style="rounded"; color="#8c959f";')
+        out += [f"    {_node(n)}" for n in members]
+        out.append("  }")
+    return out
 
 
 def render(topo: Topology) -> str:
     out = [
         "digraph egress {",
-        '  rankdir=LR; compound=true; fontname="Helvetica";',
+        '  rankdir=LR; newrank=true; ranksep=1.4; fontname="Helvetica";',
         '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=10];',
         '  edge [fontname="Helvetica", fontsize=9];',
     ]
-    for ns in topo.namespaces():
-        out.append(f"  subgraph {quote('cluster_ns_' + ns)} {{")
-        out.append(f'    label={quote("namespace " + ns)}; style="rounded"; color="#959da5";')
-        out += [f"    {_node(n)}" for n in topo.nodes.values() if n.namespace == ns]
+    out += _boxes(topo, "client", "namespace ")
+    proxies = topo.of_kind("proxy")
+    if proxies:
+        out.append("  { rank=same;")
+        out += [f"    {_node(n)}" for n in proxies]
         out.append("  }")
-    cluster_wide = [n for n in topo.nodes.values() if not n.namespace and n.category != "host"]
-    out += [f"  {_node(n)}" for n in cluster_wide]
-    hosts = [n for n in topo.nodes.values() if n.category == "host"]
-    if hosts:
-        out.append('  subgraph "cluster_external" {')
-        out.append('    label="outside the mesh"; style="dashed"; color="#959da5";')
-        out += [f"    {_node(n)}" for n in hosts]
-        out.append("  }")
-    out += [_edge(e) for e in topo.edges]
+    out += _boxes(topo, "destination", "ServiceEntries in ")
+    out += [_edge(topo, e) for e in topo.edges.values()]
     out.append("}")
     return "\n".join(out) + "\n"

@@ -1,13 +1,18 @@
-"""Mermaid ``flowchart LR`` text, for Markdown files and GitHub comments."""
+"""Mermaid ``flowchart LR`` text of the drawing model, for Markdown files and GitHub
+comments: clients by namespace, proxies, destinations by ServiceEntry namespace, and edges
+coloured, styled and labelled by verdict as in the page."""
 
 from __future__ import annotations
 
-from .topology import Node, Topology, slug
+from .dot import COLOURS
+from .topology import DIRECT, Node, Topology, box_title, slug
 
-CLASSES = {
-    "error": "fill:#ffeef0,stroke:#d73a49,stroke-width:3px",
-    "warning": "fill:#fff5e6,stroke:#e36209,stroke-width:3px",
-    "note": "fill:#f1f8ff,stroke:#0366d6,stroke-width:2px",
+ARROWS = {
+    "controlled": "-->",
+    "denied": "--x",
+    "bypass": "-.->",
+    "unreachable": "-.-x",
+    "refused": "-.-x",
 }
 
 
@@ -20,36 +25,36 @@ def escape(text: str) -> str:
 
 
 def _node(node: Node) -> str:
-    label = node.label + ("\n" + " ".join(node.rule_ids) if node.rule_ids else "")
-    shape = ('(["', '"])') if node.category == "host" else ('["', '"]')
-    return f"{node.id}{shape[0]}{escape(label)}{shape[1]}"
+    shape = ('(["', '"])') if node.kind == "destination" else ('["', '"]')
+    return f"{node.id}{shape[0]}{escape(node.text)}{shape[1]}"
+
+
+def _boxes(topo: Topology, kind: str, title: str) -> list[str]:
+    out = []
+    for group in topo.groups(kind):
+        members = [n for n in topo.of_kind(kind) if n.group == group]
+        if not group:
+            out += [f"  {_node(n)}" for n in members]
+            continue
+        out.append(f'  subgraph {kind}_{slug(group)}["{escape(box_title(title, group))}"]')
+        out += [f"    {_node(n)}" for n in members]
+        out.append("  end")
+    return out
 
 
 def render(topo: Topology) -> str:
     out = ["flowchart LR"]
-    for ns in topo.namespaces():
-        out.append(f'  subgraph ns_{slug(ns)}_box["{escape("namespace " + ns)}"]')
-        out += [f"    {_node(n)}" for n in topo.nodes.values() if n.namespace == ns]
-        out.append("  end")
-    out += [
-        f"  {_node(n)}" for n in topo.nodes.values() if not n.namespace and n.category != "host"
-    ]
-    hosts = [n for n in topo.nodes.values() if n.category == "host"]
-    if hosts:
-        out.append('  subgraph external["outside the mesh"]')
-        out += [f"    {_node(n)}" for n in hosts]
-        out.append("  end")
-    bypass = []
-    for i, edge in enumerate(topo.edges):
-        arrow = "-.->" if edge.bypass else "-->"
-        out.append(f"  {edge.source} {arrow}|{edge.rel}| {edge.target}")
-        if edge.bypass:
-            bypass.append(str(i))
-    if bypass:
-        out.append(f"  linkStyle {','.join(bypass)} stroke:#d73a49,stroke-width:3px,color:#d73a49")
-    for level, style in CLASSES.items():
-        members = [n.id for n in topo.nodes.values() if n.level == level]
-        if members:
-            out.append(f"  classDef {level} {style}")
-            out.append(f"  class {','.join(members)} {level}")
+    out += _boxes(topo, "client", "namespace ")
+    out += [f"  {_node(n)}" for n in topo.of_kind("proxy")]
+    out += _boxes(topo, "destination", "ServiceEntries in ")
+    by_verdict: dict[str, list[str]] = {}
+    for i, edge in enumerate(topo.edges.values()):
+        label = escape(topo.label(edge))
+        out.append(f'  {edge.source} {ARROWS[edge.verdict]}|"{label}"| {edge.target}')
+        by_verdict.setdefault(edge.verdict, []).append(str(i))
+    for verdict, links in by_verdict.items():
+        colour = COLOURS[verdict]
+        out.append(f"  linkStyle {','.join(links)} stroke:{colour},color:{colour}")
+    if DIRECT in topo.nodes:
+        out.append(f"  style {DIRECT} fill:#ffebe9,stroke:#cf222e,stroke-width:2px")
     return "\n".join(out) + "\n"

@@ -1,219 +1,308 @@
-"""The egress topology as a small drawable model, built from a lint run.
+"""The drawing model: the reachability model (``mesh/reachability.py``) as nodes and edges.
 
-Nodes: one per namespace, workload, ServiceEntry, Gateway (waypoint or egress gateway, with
-its GatewayClass, i.e. its mode), policy, NetworkPolicy and any other resource a finding
-names, plus one per external host of a ``MESH_EXTERNAL`` ServiceEntry. Edges: the mesh
-graph's links (``binds``, ``class``, ``targets``, ``host``, ``selects``), ``host`` edges
-from each ServiceEntry to its external hosts, ``egress`` edges from a waypoint to the hosts
-it serves, and ``bypass`` edges from the namespaces with workloads straight to an external
-host when traffic to it reaches the outside without a waypoint (the ServiceEntry is not
-bound, or a ``bypass`` rule reported it). Findings colour the node they are about.
+Every pair of the model is a path ``client -> proxy -> destination``:
 
-The renderers (:mod:`.dot`, :mod:`.mermaid`, :mod:`.html`) only format this model;
-``report.formats.draw`` picks one.
+* clients are a namespace's pods by service account (grouped by namespace);
+* the proxy is the waypoint or egress gateway the traffic goes through (one outside the view
+  is drawn by name), or the one "no egress proxy" node every direct path passes;
+* destinations are registered hosts and ports (grouped by the namespace of the ServiceEntry
+  that registers them) and "any unregistered external address".
+
+The pairs that take the same segment (client to proxy, proxy to destination) with the same
+verdict make one edge: its verdict, how many pairs, the reasons, and the resources that decide
+it (cited where they act: what the client side does on the way in, what the proxy does on
+the way out). A binding a waypoint refuses is drawn as a ``refused`` edge from that waypoint
+to the destination it would have served, beside the direct path the traffic really takes.
+Only what the model cites is drawn, so kinds that have nothing to do with egress (webhooks,
+Nodes, GatewayClasses) never appear as policies.
+
+The renderers (:mod:`.dot`, :mod:`.mermaid`, :mod:`.html`) only format this model.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ...lint.engine import RunResult
 from ...lint.rule import LEVEL_RANK
-from ...mesh.graph import WORKLOAD_KINDS, MeshGraph
-from ...model import Finding, Resource
+from ...mesh import reachability
+from ...mesh.graph import MeshGraph
+from ...mesh.reachability import VERDICTS, Client, Destination, Pair, Source
+from ...model import Resource
 
-HIDDEN_KINDS = frozenset(
-    {"ConfigMap", "Secret", "ServiceAccount", "Role", "RoleBinding", "ClusterRole"}
-    | {"ClusterRoleBinding", "CustomResourceDefinition"}
-)
-DRAWN_RELS = ("binds", "class", "targets", "host", "selects")
-COLUMN_OF = {
-    "namespace": 0,
-    "workload": 0,
-    "netpol": 0,
-    "serviceentry": 1,
-    "policy": 1,
-    "other": 1,
-    "waypoint": 2,
-    "class": 2,
-    "authz": 2,
-    "host": 3,
-}
+REFUSED = "refused"  # the class of a refused binding's edge (not a verdict of a pair)
+EDGE_CLASSES = (*VERDICTS, REFUSED)
+DIRECT = "direct"  # the id of the "no egress proxy" node
+MAX_REASONS = 3  # distinct reasons kept per edge
+# Step kinds whose resources act before the proxy (on the edge into it); tls and
+# authorization act at the proxy (on the edge out of it); network depends on the policy.
+IN_STEPS = frozenset({"capture", "registration", "proxy"})
+# The network step's role for a policy that isolates the proxy's own pods for egress (EGL301):
+# it acts on the way out of the proxy; the client's policies and the proxy's ingress act on
+# the way in (``mesh/reachnet.py``).
+OUT_NETWORK_ROLES = frozenset({"cuts the waypoint off"})
+# The step outcome that makes each verdict: its resources come first on an edge.
+DECIDES = {"controlled": "pass", "denied": "deny", "bypass": "bypass", "unreachable": "break"}
 
 
 @dataclass
 class Node:
     id: str
-    category: str  # a key of COLUMN_OF
-    title: str  # first line: the kind (and the mode of a waypoint)
-    name: str  # second line: namespace/name, or the host
-    namespace: str = ""  # the cluster it is drawn in ("" = cluster-wide or external)
-    level: str = ""  # the worst unsuppressed finding on it
-    findings: list[str] = field(default_factory=list)  # "EGL101 message"
+    kind: str  # client, proxy, destination
+    label: str  # client: account ('*': any pod); proxy: ref; destination: host:port
+    group: str = ""  # client: namespace; destination: ServiceEntry namespace ('' unregistered)
+    detail: str = ""  # client: capture; proxy: waypoint (class ...); destination: protocol
+    findings: list[str] = field(default_factory=list)  # "EGL101 warning", sorted
+    pairs: Counter[str] = field(default_factory=Counter)  # verdict -> pairs through the node
 
     @property
-    def label(self) -> str:
-        return f"{self.title}\n{self.name}"
+    def text(self) -> str:
+        """The node's text in a drawing (``assets/graph.js`` writes the same)."""
+        if self.kind == "client":
+            return f"{'* (any pod)' if self.label == '*' else self.label}\n{self.detail}"
+        if self.kind == "proxy":
+            return f"{self.detail}\n{self.label}"
+        return f"{self.label}\n{self.detail}" if self.detail else self.label
 
-    @property
-    def rule_ids(self) -> list[str]:
-        return sorted({f.split(" ", 1)[0] for f in self.findings})
+
+@dataclass(frozen=True)
+class Cited:
+    """A resource an edge rests on: its ref, where (the field's file and line), what it does
+    there, and the findings on it (``EGL301 error``)."""
+
+    ref: str
+    file: str
+    line: int
+    role: str
+    findings: tuple[str, ...] = ()
 
 
 @dataclass
 class Edge:
     source: str
     target: str
-    rel: str  # binds, class, targets, host, selects, egress, bypass
-    level: str = ""
+    verdict: str  # one of EDGE_CLASSES
+    segment: str  # in (client -> proxy), out (proxy -> destination), refused (proxy -> dest.)
+    count: int = 0
+    cited: dict[int, None] = field(default_factory=dict)  # Topology.cited indexes, in order
+    reasons: list[str] = field(default_factory=list)
 
-    @property
-    def bypass(self) -> bool:
-        return self.rel == "bypass"
+    def add(self, cited: Iterable[int], reason: str) -> None:
+        self.count += 1
+        for index in cited:
+            self.cited.setdefault(index)
+        if len(self.reasons) < MAX_REASONS and reason not in self.reasons:
+            self.reasons.append(reason)
 
 
 @dataclass
 class Topology:
     nodes: dict[str, Node] = field(default_factory=dict)
-    edges: list[Edge] = field(default_factory=list)
+    edges: dict[tuple[str, str, str, str], Edge] = field(default_factory=dict)
+    cited: list[Cited] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)  # verdict -> pairs
+    evidence: tuple[str, ...] = ()  # what shows the view controls egress (the model's)
 
-    def namespaces(self) -> list[str]:
-        return sorted({n.namespace for n in self.nodes.values() if n.namespace})
+    def of_kind(self, kind: str) -> list[Node]:
+        return [n for n in self.nodes.values() if n.kind == kind]
 
-    def column(self, node: Node) -> int:
-        return COLUMN_OF.get(node.category, 1)
+    def groups(self, kind: str) -> list[str]:
+        return sorted({n.group for n in self.nodes.values() if n.kind == kind})
+
+    def label(self, edge: Edge) -> str:
+        """An edge's text: class and pairs, then the first resource that decides it."""
+        head = "binding refused" if edge.verdict == REFUSED else edge.verdict
+        text = f"{head} \u00b7 {edge.count}"
+        if edge.cited:
+            first = next(iter(edge.cited))
+            more = f" +{len(edge.cited) - 1}" if len(edge.cited) > 1 else ""
+            text += f"\n{self.cited[first].ref}{more}"
+        return text
+
+
+def box_title(title: str, group: str) -> str:
+    """``namespace shop``; the client of a view that holds no client namespace is any ambient
+    pod of the mesh (namespace ``*``)."""
+    return "any client namespace" if group == "*" else title + group
 
 
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_") or "x"
 
 
-_CATEGORIES = {
-    **dict.fromkeys(WORKLOAD_KINDS, "workload"),
-    "Service": "workload",
-    "ServiceEntry": "serviceentry",
-    "Gateway": "waypoint",
-    "GatewayClass": "class",
-    "NetworkPolicy": "netpol",
-    "Namespace": "namespace",
-    "DestinationRule": "policy",
-    "VirtualService": "policy",
-}
+def _is_policy(src: Source) -> bool:
+    """A policy (``NetworkPolicy``, ``AuthorizationPolicy``...): drawn on an edge also where
+    it lets the path through (a ref is ``Kind namespace/name``, names hold no space)."""
+    return "Policy " in src.ref
 
 
-def _category(res: Resource, graph: MeshGraph) -> str:
-    if res.kind in _CATEGORIES:
-        return _CATEGORIES[res.kind]
-    if res.kind.endswith("Policy"):  # AuthorizationPolicy, (Enterprise)AgentgatewayPolicy, ...
-        return "authz" if _targets_gateway(res, graph) else "policy"
-    return "other"
-
-
-def _targets_gateway(res: Resource, graph: MeshGraph) -> bool:
-    return any(t.kind in ("Gateway", "GatewayClass") for t, _ in graph.policy_targets(res))
-
-
-def _title(res: Resource, graph: MeshGraph) -> str:
-    if res.kind == "Gateway":
-        mode = graph.gateway_class(res) or "no class"
-        return f"{'waypoint' if graph.is_waypoint(res) else 'Gateway'} ({mode})"
-    return res.kind
+def _refusing(pair: Pair) -> Resource | None:
+    """The waypoint that refuses the binding of a pair that goes direct (EGL103, EGL104...)."""
+    if pair.proxy_ref:
+        return None
+    step = pair.step("proxy")
+    if step is None or step.outcome != "bypass":
+        return None
+    return next((r for r in step.resources if r.kind == "Gateway"), None)
 
 
 class _Builder:
-    def __init__(self, result: RunResult) -> None:
-        assert result.graph is not None
-        self.graph = result.graph
+    def __init__(self, graph: MeshGraph | None, findings: dict[str, list[str]]) -> None:
+        self.graph = graph
+        self.findings = findings
         self.topo = Topology()
-        self.ids: dict[int, str] = {}
-        self.findings: dict[int, list[Finding]] = {}
-        for f in result.findings:
-            if f.resource is not None and f.suppressed is None:
-                self.findings.setdefault(id(f.resource), []).append(f)
-        self.tags = {r.id: r.tag for r in result.rules}
-        self.bypasses: set[tuple[str, str]] = set()
-        self._workload_namespaces: list[str] | None = None
+        self._clients: dict[Client, str] = {}
+        self._dests: dict[Destination, str] = {}
+        self._proxies: dict[str, str] = {}
+        self._cited: dict[tuple[str, str, int, str], int] = {}
 
-    def build(self) -> Topology:
-        for res in self.graph.resources:
-            if res.kind not in HIDDEN_KINDS or id(res) in self.findings:
-                self._resource(res)
-        for src, dst, data in self.graph.g.edges(data=True):
-            rel = data.get("rel")
-            if rel in DRAWN_RELS and id(src) in self.ids and id(dst) in self.ids:
-                self.topo.edges.append(Edge(self.ids[id(src)], self.ids[id(dst)], str(rel)))
-        for se in self.graph.of_kind("ServiceEntry"):
-            if self.graph.is_external(se) and id(se) in self.ids:
-                self._hosts(se)
-        return self.topo
-
-    def _add(self, node: Node) -> str:
-        base, n = node.id, 1
-        while node.id in self.topo.nodes:
-            n += 1
-            node.id = f"{base}_{n}"
+    # ---- nodes ----------------------------------------------------------------------------
+    def _node(self, node: Node) -> str:
         self.topo.nodes[node.id] = node
         return node.id
 
-    def _namespace(self, name: str) -> str:
-        ident = "ns_" + slug(name)
-        if ident not in self.topo.nodes:
-            self.topo.nodes[ident] = Node(ident, "namespace", "namespace", name, name)
-        return ident
+    def _marks(self, refs: Iterable[str]) -> list[str]:
+        return sorted({f for ref in refs for f in self.findings.get(ref, ())})
 
-    def _resource(self, res: Resource) -> None:
-        category = _category(res, self.graph)
-        if category == "namespace":
-            ident = self._namespace(res.name)
-        else:
-            shown = res.name if res.cluster_scoped else f"{res.namespace}/{res.name}"
-            node = Node(slug(f"{res.kind}_{shown}"), category, _title(res, self.graph), shown)
-            node.namespace = res.namespace
-            if res.namespace:
-                self._namespace(res.namespace)
-            ident = self._add(node)
-        self.ids[id(res)] = ident
-        node = self.topo.nodes[ident]
-        for f in self.findings.get(id(res), []):
-            node.findings.append(f"{f.rule_id} {f.message}")
-            if LEVEL_RANK.get(f.level, 0) > LEVEL_RANK.get(node.level, 0):
-                node.level = f.level
+    def client(self, client: Client) -> str:
+        found = self._clients.get(client)
+        if found is None:
+            detail = client.capture_text
+            refs = [w.ref for w in client.workloads]
+            node = Node(f"c{len(self._clients)}", "client", client.service_account or "*")
+            node.group, node.detail, node.findings = client.namespace, detail, self._marks(refs)
+            found = self._clients[client] = self._node(node)
+        return found
 
-    def _bypassed(self, se: Resource) -> bool:
-        binding = self.graph.binding(se)
-        if binding is None or binding.opted_out:
-            return True
-        return any(
-            self.tags.get(f.rule_id) == "bypass" and f.level != "note"
-            for f in self.findings.get(id(se), [])
-        )
+    def destination(self, dest: Destination) -> str:
+        found = self._dests.get(dest)
+        if found is None:
+            se = dest.service_entry
+            node = Node(f"d{len(self._dests)}", "destination", dest.label)
+            node.group = se.namespace if se is not None else ""
+            node.detail = dest.protocol
+            node.findings = self._marks([se.ref] if se is not None else [])
+            found = self._dests[dest] = self._node(node)
+        return found
 
-    def _sources(self) -> list[str]:
-        """The namespaces with workloads, once per drawing."""
-        if self._workload_namespaces is None:
-            self._workload_namespaces = sorted({w.namespace for w in self.graph.workloads()})
-        return self._workload_namespaces
+    def proxy(self, ref: str, res: Resource | None) -> str:
+        found = self._proxies.get(ref)
+        if found is None:
+            if not ref:
+                node = Node(DIRECT, "proxy", "direct to the outside", detail="no egress proxy")
+            else:
+                node = Node(f"p{len(self._proxies)}", "proxy", ref, detail=self._title(res))
+                node.group = ref.split(" ", 1)[-1].split("/", 1)[0] if "/" in ref else ""
+                node.findings = self._marks([ref])
+            found = self._proxies[ref] = self._node(node)
+        return found
 
-    def _hosts(self, se: Resource) -> None:
-        gw = self.graph.waypoint_of(se)
-        bypassed = self._bypassed(se)
-        sources = self._sources() or [se.namespace]
-        for host in self.graph.se_hosts(se):
-            ident = "host_" + slug(host)
-            if ident not in self.topo.nodes:
-                self.topo.nodes[ident] = Node(ident, "host", "external host", host)
-            self.topo.edges.append(Edge(self.ids[id(se)], ident, "host"))
-            if gw is not None and id(gw) in self.ids:
-                self.topo.edges.append(Edge(self.ids[id(gw)], ident, "egress"))
-            if bypassed:
-                for ns in sources:
-                    edge = Edge(self._namespace(ns), ident, "bypass", "error")
-                    if (edge.source, edge.target) not in self.bypasses:  # not per edge drawn
-                        self.bypasses.add((edge.source, edge.target))
-                        self.topo.edges.append(edge)
+    def _title(self, res: Resource | None) -> str:
+        if res is None:
+            return "outside the view"
+        if res.kind != "Gateway" or self.graph is None:
+            return f"egress gateway ({res.kind})"
+        cls = self.graph.gateway_class(res) or "no class"
+        return f"{'waypoint' if self.graph.is_waypoint(res) else 'egress gateway'} ({cls})"
+
+    # ---- edges ----------------------------------------------------------------------------
+    def _cite(self, src: Source) -> int:
+        key = (src.ref, src.file, src.line, src.role)
+        found = self._cited.get(key)
+        if found is None:
+            marks = tuple(self.findings.get(src.ref, ()))
+            found = self._cited[key] = len(self.topo.cited)
+            self.topo.cited.append(Cited(src.ref, src.file, src.line, src.role, marks))
+        return found
+
+    def _split(self, pair: Pair) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The resources cited on the way in and on the way out. Drawn: the sources of the
+        steps that deny, break or go around (those of the step that makes the verdict first),
+        and the policies of the others. Each sits where it acts: capture, registration and
+        proxy on the way in, TLS and authorization on the way out; a network policy on the
+        way in, but for one that cuts the proxy's own egress."""
+        ins: list[tuple[int, int]] = []
+        outs: list[tuple[int, int]] = []
+        decides = DECIDES[pair.verdict]
+        proxied = bool(pair.proxy_ref)
+        for step in pair.steps:
+            sources = step.sources
+            if step.outcome == "pass":
+                sources = tuple(s for s in sources if _is_policy(s))
+                rank = 0 if decides == "pass" else 2
+            else:
+                rank = 0 if step.outcome == decides else 1
+            kind = step.kind
+            for src in sources:
+                out = kind not in IN_STEPS and (
+                    kind != "network" or (proxied and src.role in OUT_NETWORK_ROLES)
+                )
+                (outs if out else ins).append((rank, self._cite(src)))
+        return _ordered(ins), _ordered(outs)
+
+    def _edge(self, source: str, target: str, verdict: str, segment: str) -> Edge:
+        key = (source, target, verdict, segment)
+        found = self.topo.edges.get(key)
+        if found is None:
+            found = self.topo.edges[key] = Edge(source, target, verdict, segment)
+        return found
+
+    def add(self, pair: Pair) -> None:
+        client, dest = self.client(pair.client), self.destination(pair.destination)
+        via = self.proxy(pair.proxy_ref, pair.proxy)
+        verdict = pair.verdict
+        ins, outs = self._split(pair)
+        self._edge(client, via, verdict, "in").add(ins, pair.reason)
+        self._edge(via, dest, verdict, "out").add(outs, pair.reason)
+        for ident in (client, via, dest):
+            self.topo.nodes[ident].pairs[verdict] += 1
+        self.topo.counts[verdict] += 1
+        refusing = _refusing(pair)
+        if refusing is not None:
+            gw = self.proxy(refusing.ref, refusing)
+            step = pair.step("proxy")
+            assert step is not None
+            cited = [self._cite(s) for s in step.sources]
+            self._edge(gw, dest, REFUSED, REFUSED).add(cited, step.summary)
 
 
-def build(result: RunResult) -> Topology:
-    """The topology of a run (``result.graph`` must be set)."""
-    return _Builder(result).build()
+def _ordered(items: list[tuple[int, int]]) -> tuple[int, ...]:
+    """Indexes by rank (a stable sort), each once."""
+    if len(items) > 1:
+        items.sort(key=lambda t: t[0])
+    return tuple(dict.fromkeys(i for _, i in items))
+
+
+def _finding_marks(result: RunResult) -> dict[str, list[str]]:
+    """``ref -> ["EGL301 error", ...]``: the unsuppressed findings on each resource."""
+    marks: dict[str, set[str]] = {}
+    for f in result.findings:
+        if f.resource is not None and f.suppressed is None and f.level in LEVEL_RANK:
+            marks.setdefault(f.resource.ref, set()).add(f"{f.rule_id} {f.level}")
+    return {ref: sorted(found) for ref, found in marks.items()}
+
+
+def from_pairs(
+    pairs: Iterable[Pair],
+    graph: MeshGraph | None = None,
+    findings: dict[str, list[str]] | None = None,
+    evidence: tuple[str, ...] = (),
+) -> Topology:
+    """The drawing of ``pairs`` (one pass: the pairs need not all be in memory at once)."""
+    builder = _Builder(graph, findings or {})
+    for pair in pairs:
+        builder.add(pair)
+    builder.topo.evidence = evidence
+    return builder.topo
+
+
+def build(
+    result: RunResult, istio_version: tuple[int, int, int] = reachability.DEFAULT_VERSION
+) -> Topology:
+    """The drawing of a run's view (``result.graph`` must be set)."""
+    assert result.graph is not None
+    model = reachability.compute(result.graph, istio_version)
+    return from_pairs(model.pairs, result.graph, _finding_marks(result), model.evidence)
