@@ -1,8 +1,10 @@
-"""Lint some files against the whole manifest tree (what the pre-commit hook needs).
+"""Lint some files against the whole manifest tree (``--context``).
 
 With ``--context PATH`` the files of the context folders are loaded too, so references
 resolve against the unchanged files; only findings located in the given paths are reported.
-Nothing outside the given paths is read unless asked for this way.
+Nothing outside the given paths is read unless asked for this way. A change that breaks a
+reference in a file it does not touch is reported only by ``--diff`` (``diff.py``), which the
+pre-commit hook uses.
 """
 
 from __future__ import annotations
