@@ -28,7 +28,7 @@ authorization is CEL, which is not evaluated here.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -347,26 +347,80 @@ def _agentgateway_step(graph: MeshGraph, se: Resource | None, gw: Resource) -> S
     return Step("authorization", text, "pass", (source(found[0], authz[1], "authorizes traffic"),))
 
 
-def authorization_key(
-    graph: MeshGraph, info: ClientInfo, hop: Hop, entry: Entry | None, version: Version, host: str
-) -> object:
-    """What the authorization step depends on: the proxy and, where policies apply, the
-    client's identity, the policies, the port and the host (so that pairs share the step)."""
+# ---- what of the client the policies read ----------------------------------------------------
+IdentityTest = tuple[Callable[[Any, Who], Match], Any]
+_IDENTITY_TESTS: dict[str, Callable[[Any, Who], Match]] = {
+    "principals": _principal,
+    "notPrincipals": _principal,
+    "namespaces": _namespace,
+    "notNamespaces": _namespace,
+    "serviceAccounts": _service_account,
+    "notServiceAccounts": _service_account,
+}
+_IDENTITY_KEYS = frozenset({"source.namespace", "source.principal"})
+
+
+def _identity_condition(cond: Mapping[str, Any], who: Who) -> Match:
+    return _condition(cond, who, None)
+
+
+def _rule_identity_tests(rule: Mapping[str, Any]) -> Iterator[IdentityTest]:
+    for _, f in enumerate_maps(rule.get("from")):
+        src = as_map(f.get("source"))
+        for key, test in _IDENTITY_TESTS.items():
+            if key in src:
+                yield from ((test, v) for v in _strings(src.get(key)))
+    for _, cond in enumerate_maps(rule.get("when")):
+        if cond.get("key") in _IDENTITY_KEYS:
+            yield (_identity_condition, cond)
+
+
+def identity_tests(policies: list[Resource]) -> tuple[IdentityTest, ...]:
+    """Every test of the policies' rules that reads who the client is (``rule_match`` reads
+    the namespace and service account through these and nothing else)."""
+    return tuple(
+        test
+        for ap in policies
+        for _, rule in enumerate_maps(ap.spec.get("rules"))
+        for test in _rule_identity_tests(rule)
+    )
+
+
+def identity(tests: tuple[IdentityTest, ...], namespace: str, account: str | None) -> object:
+    """The client as the policies tell it apart: two clients with the same answers to every
+    test get the same authorization step (so that it is computed once for them)."""
+    who = Who(namespace, account, None, False)
+    return tuple(test(value, who) for test, value in tests)
+
+
+def _tests_key(tests: tuple[IdentityTest, ...]) -> tuple[object, ...]:
+    """Tests compare by function and value (a condition, a mapping, by identity)."""
+    return tuple((f, v if isinstance(v, str) else id(v)) for f, v in tests)
+
+
+def authorization_base(
+    graph: MeshGraph, hop: Hop, entry: Entry | None, version: Version, host: str
+) -> tuple[object, tuple[IdentityTest, ...]]:
+    """What the authorization step depends on besides the client: the proxy and, where
+    policies apply, the policies, the port and the host; and the identity tests of those
+    policies (the client's answers to them complete the key: ``identity``)."""
     if hop.kind in ("direct", "explicit"):
-        return (hop.kind, hop.ref)
+        return (hop.kind, hop.ref), ()
     se = entry[0] if entry is not None else None
     gw = hop.gateway
     if gw is not None and graph.gateway_class(gw) in AGENTGATEWAY_WAYPOINTS:
-        return ("agentgateway", id(gw), id(se))
+        return ("agentgateway", id(gw), id(se)), ()
     policies = graph.memo(
         ("reach.policies_at", se, gw, version), lambda: policies_at(graph, se, gw, version)
     )
     if not policies:
-        return ("default", hop.ref, id(se), id(gw))
+        return ("default", hop.ref, id(se), id(gw)), ()
     port = port_of(*entry) if entry is not None else {}
-    client = info.client
     ids = tuple(map(id, policies))
-    return (hop.ref, client.namespace, client.service_account, ids, id(port), host)
+    tests = identity_tests(policies)
+    # equal tests are one object, so that clients' answers are worked out once for them
+    tests = graph.memo(("reach.identity_tests", _tests_key(tests)), lambda: tests)
+    return (hop.ref, ids, id(port), host), tests
 
 
 def authorization(

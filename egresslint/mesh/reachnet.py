@@ -22,12 +22,14 @@ from . import bypass, hbone, istio, netpol
 from .graph import MeshGraph
 from .reachclients import ANY_NAMESPACE, ClientInfo
 from .reachsteps import Entry, Hop, port_of
-from .reachtypes import Source, Step, source
+from .reachtypes import Source, SourceKind, Step, source
 
 
-def _policy_sources(policies: Iterable[Resource], role: str) -> tuple[Source, ...]:
+def _policy_sources(
+    policies: Iterable[Resource], role: str, kind: SourceKind = ""
+) -> tuple[Source, ...]:
     return tuple(
-        source(p, ("spec", "egress") if "egress" in p.spec else ("spec", "policyTypes"), role)
+        source(p, ("spec", "egress") if "egress" in p.spec else ("spec", "policyTypes"), role, kind)
         for p in dict.fromkeys(policies)
     )
 
@@ -168,7 +170,7 @@ def through_waypoint(graph: MeshGraph, info: ClientInfo, hop: Hop, entry: Entry)
     )
     if cut:
         breaks.append(f"{cut[0].ref} does not let the waypoint's pods reach {what}")
-        sources += _policy_sources(cut, "cuts the waypoint off")
+        sources += _policy_sources(cut, "cuts the waypoint off", "proxy-egress")
     if breaks:
         return Step("network", "; ".join(breaks), "break", tuple(sources))
     admitting = [
@@ -184,6 +186,23 @@ def through_waypoint(graph: MeshGraph, info: ClientInfo, hop: Hop, entry: Entry)
         f"the client may open HBONE (TCP 15008) to {gw.ref}, and the waypoint may reach the host",
         "pass",
         cited,
+    )
+
+
+def network_class(graph: MeshGraph, info: ClientInfo) -> object:
+    """What the network step reads of a client: whether some pod is on the host network,
+    whether the client is the mesh-wide one, the NetworkPolicies that select each of its pods'
+    label sets (in order), and the resources its capture rests on. Clients alike in all of
+    these get the same network step."""
+    policies = tuple(
+        tuple(map(id, graph.network_policies_for(info.client.namespace, labels)))
+        for labels in info.label_sets
+    )
+    return (
+        any(w.host_network for w in info.pods),
+        info.client.namespace == ANY_NAMESPACE,
+        policies,
+        tuple((id(s.resource), s.path) for s in info.capture_sources),
     )
 
 

@@ -62,6 +62,46 @@ class Hop:
         return self.gateway or self.explicit
 
 
+# ---- what a sidecar's namespace changes ------------------------------------------------------
+def _sidecar_homes(graph: MeshGraph) -> frozenset[str]:
+    """Namespaces whose Sidecar resources a sidecar may read (the root namespace's apply to
+    every namespace)."""
+    return frozenset(
+        {ROOT_NAMESPACE, *(r.namespace for r in graph.resources if r.kind == "Sidecar")}
+    )
+
+
+def _exported(res: Resource, export: list[Any]) -> set[str]:
+    return {res.namespace, *(e for e in export if isinstance(e, str))}
+
+
+def sidecar_namespaces(graph: MeshGraph, dest: DestinationInfo) -> frozenset[str]:
+    """The namespaces whose sidecars may see the destination otherwise than the rest: those
+    holding Sidecar resources, the ServiceEntries that register it, or DestinationRules or
+    routes for it, and those these rules and routes name in ``exportTo``. A sidecar's
+    registration, proxy and TLS steps read its namespace only through these lookups and never
+    name it, so that the sidecars of every other namespace share them (``sidecar_scope``)."""
+    found = set(graph.memo("reach.sidecar_homes", lambda: _sidecar_homes(graph)))
+    host = dest.destination.host
+    for se, _ in dest.entries:
+        found.add(se.namespace)
+        for dr in graph.destination_rules_for(se):
+            found |= _exported(dr, as_list(dr.spec.get("exportTo")))
+        for c in _carried(graph, se, host):
+            for r in gateways.routes_to(graph, gateways.gateway_of(graph, c), c.host):
+                found |= _exported(r.resource, list(r.export_to))
+    return frozenset(found)
+
+
+OTHER = "\0"  # the scope of a namespace outside ``sidecar_namespaces`` (no namespace's name)
+
+
+def sidecar_scope(namespaces: frozenset[str], namespace: str) -> str:
+    """What a sidecar's lookups from ``namespace`` depend on: the namespace itself, or
+    ``OTHER`` where it sees what every namespace outside ``namespaces`` sees."""
+    return namespace if namespace in namespaces else OTHER
+
+
 # ---- capture -----------------------------------------------------------------------------------
 _CAPTURED = {
     "ztunnel": "ztunnel captures the traffic: the pods {why}",
@@ -285,7 +325,8 @@ def _direct_binding(
         sources.append(source(problem.gateway, adm.path(), "refuses the binding"))
     if not sources:
         sources.append(source(se, ("metadata",), "bound to no waypoint"))
-    return Hop("direct", Step("proxy", text, "bypass", tuple(sources)))
+    step = Step("proxy", text, "bypass", tuple(sources), refused_by=problem.gateway)
+    return Hop("direct", step)
 
 
 def ambient_proxy(graph: MeshGraph, se: Resource, host: str, evidence: bool) -> Hop:

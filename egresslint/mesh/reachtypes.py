@@ -7,7 +7,7 @@ an import cycle; ``egresslint.mesh.reachability`` re-exports every name.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -42,6 +42,13 @@ Capture = Literal["ztunnel", "sidecar", "none"]
 CAPTURES: tuple[Capture, ...] = ("ztunnel", "sidecar", "none")
 UNREGISTERED = "*"  # Destination.host of "any unregistered external address"
 
+# What a source is on its path, where its role text is not enough for a program: ``""`` for
+# most, ``proxy-egress`` for a NetworkPolicy that isolates the egress proxy's own pods for
+# egress and does not let them reach the destination (EGL301): it acts on the proxy's way
+# out, where the client's policies and the proxy's ingress act on the way in.
+SourceKind = Literal["", "proxy-egress"]
+SOURCE_KINDS: tuple[SourceKind, ...] = ("", "proxy-egress")
+
 
 # ---- the data types --------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -49,7 +56,8 @@ class Source:
     """A resource (or install values document) a step rests on, and where: the field ``path``
     (relative to the resource) placed at ``file``:``line`` (for a rendered resource, the line a
     person edits). ``role`` says what it does on this path ("binds the host to the waypoint",
-    "allows the client", "blocks HBONE to the waypoint")."""
+    "allows the client", "blocks HBONE to the waypoint"), ``kind`` what it is for a program
+    (``SourceKind``)."""
 
     ref: str  # ServiceEntry istio-egress/stripe
     file: str
@@ -57,32 +65,32 @@ class Source:
     role: str = ""
     path: Path = ()
     resource: Resource | None = field(default=None, compare=False, repr=False)
+    kind: SourceKind = ""
 
     @property
     def location(self) -> str:
         return f"{self.file}:{self.line}"
 
 
-_PLACED: weakref.WeakKeyDictionary[Resource | ValuesDoc, dict[tuple[Path, str], Source]] = (
-    weakref.WeakKeyDictionary()
-)
+_Placed = dict[tuple[Path, str, SourceKind], Source]
+_PLACED: weakref.WeakKeyDictionary[Resource | ValuesDoc, _Placed] = weakref.WeakKeyDictionary()
 
 
-def source(res: Resource | ValuesDoc, path: Path, role: str = "") -> Source:
+def source(res: Resource | ValuesDoc, path: Path, role: str = "", kind: SourceKind = "") -> Source:
     """A ``Source`` for the field ``path`` of ``res``, placed where a finding on it would be
-    (made once per resource, field and role: placing a field walks the document)."""
+    (made once per resource, field, role and kind: placing a field walks the document)."""
     known = _PLACED.setdefault(res, {})
-    found = known.get((path, role))
+    found = known.get((path, role, kind))
     if found is None:
-        found = known[(path, role)] = _place(res, path, role)
+        found = known[(path, role, kind)] = _place(res, path, role, kind)
     return found
 
 
-def _place(res: Resource | ValuesDoc, path: Path, role: str) -> Source:
+def _place(res: Resource | ValuesDoc, path: Path, role: str, kind: SourceKind) -> Source:
     if isinstance(res, ValuesDoc):
-        return Source(res.ref, res.file.path, res.locate(path).line, role, path)
+        return Source(res.ref, res.file.path, res.locate(path).line, role, path, kind=kind)
     file, span = res.place(path)
-    return Source(res.ref, file.path, span.line, role, path, res)
+    return Source(res.ref, file.path, span.line, role, path, res, kind)
 
 
 @dataclass(frozen=True)
@@ -156,12 +164,14 @@ class Destination:
 class Step:
     """One hop of a path: what happens there (``summary``, a sentence), what it does to the
     traffic (``outcome``), and the sources it rests on (possibly none: "no NetworkPolicy
-    selects the client" rests on nothing written)."""
+    selects the client" rests on nothing written). ``refused_by`` is, on a proxy step that
+    goes around the proxy, the waypoint that refuses the binding (EGL103, EGL104...)."""
 
     kind: StepKind
     summary: str
     outcome: Outcome = "pass"
     sources: tuple[Source, ...] = ()
+    refused_by: Resource | None = field(default=None, compare=False, repr=False)
 
     @property
     def resources(self) -> tuple[Resource, ...]:
@@ -209,6 +219,9 @@ class Pair:
 
 
 PairMaker = Callable[[int, int], "Pair | None"]
+# The pairs of one destination with some clients (by index), in the clients' order: what
+# they share is worked out once for the row.
+RowMaker = Callable[[int, Sequence[int]], "list[Pair | None]"]
 
 
 @dataclass(frozen=True)
@@ -225,9 +238,15 @@ class Reachability:
     destinations: tuple[Destination, ...]
     evidence: tuple[str, ...] = ()
     make: PairMaker = field(default=lambda c, d: None, compare=False, repr=False)
+    row: RowMaker | None = field(default=None, compare=False, repr=False)
     _kept: dict[tuple[int, int], Pair | None] = field(
         default_factory=dict, compare=False, repr=False
     )
+
+    def _row(self, d: int, clients: Sequence[int]) -> list[Pair | None]:
+        if self.row is not None:
+            return self.row(d, clients)
+        return [self.make(c, d) for c in clients]
 
     def _at(self, c: int, d: int) -> Pair | None:
         key = (c, d)
@@ -235,10 +254,18 @@ class Reachability:
             self._kept[key] = self.make(c, d)
         return self._kept[key]
 
+    def _fill(self, d: int, clients: Sequence[int], keep: bool) -> list[Pair | None]:
+        """The row's pairs: those kept, the others computed in one go (and kept if asked)."""
+        kept = self._kept
+        missing = [c for c in clients if (c, d) not in kept]
+        made = dict(zip(missing, self._row(d, missing), strict=True)) if missing else {}
+        if keep:
+            kept.update(((c, d), p) for c, p in made.items())
+        return [made[c] if c in made else kept[(c, d)] for c in clients]
+
     def _pairs(self, clients: Iterable[int], destinations: Iterable[int]) -> list[Pair]:
         wanted = list(clients)
-        found = (self._at(c, d) for d in destinations for c in wanted)
-        return [p for p in found if p is not None]
+        return [p for d in destinations for p in self._fill(d, wanted, True) if p is not None]
 
     @property
     def pairs(self) -> tuple[Pair, ...]:
@@ -304,10 +331,7 @@ class Reachability:
         view: nothing accumulates but what the steps share)."""
         cs, ds = self._chosen(from_, to)
         for d in ds:
-            for c in cs:
-                found = self._kept.get((c, d)) or self.make(c, d)
-                if found is not None:
-                    yield found
+            yield from (p for p in self._fill(d, cs, False) if p is not None)
 
     def __iter__(self) -> Iterator[Pair]:
         return iter(self.pairs)

@@ -30,7 +30,7 @@ from ...lint.engine import RunResult
 from ...lint.rule import LEVEL_RANK
 from ...mesh import reachability
 from ...mesh.graph import MeshGraph
-from ...mesh.reachability import VERDICTS, Client, Destination, Pair, Source
+from ...mesh.reachability import VERDICTS, Client, Destination, Pair, Source, SourceKind, Step
 from ...model import Resource
 
 REFUSED = "refused"  # the class of a refused binding's edge (not a verdict of a pair)
@@ -40,10 +40,10 @@ MAX_REASONS = 3  # distinct reasons kept per edge
 # Step kinds whose resources act before the proxy (on the edge into it); tls and
 # authorization act at the proxy (on the edge out of it); network depends on the policy.
 IN_STEPS = frozenset({"capture", "registration", "proxy"})
-# The network step's role for a policy that isolates the proxy's own pods for egress (EGL301):
-# it acts on the way out of the proxy; the client's policies and the proxy's ingress act on
-# the way in (``mesh/reachnet.py``).
-OUT_NETWORK_ROLES = frozenset({"cuts the waypoint off"})
+# The kinds of network step sources that act on the way out of the proxy: a policy that
+# isolates the proxy's own pods for egress (EGL301); the client's policies and the proxy's
+# ingress act on the way in (``mesh/reachnet.py``).
+OUT_NETWORK_KINDS: frozenset[SourceKind] = frozenset({"proxy-egress"})
 # The step outcome that makes each verdict: its resources come first on an edge.
 DECIDES = {"controlled": "pass", "denied": "deny", "bypass": "bypass", "unreachable": "break"}
 
@@ -90,12 +90,27 @@ class Edge:
     cited: dict[int, None] = field(default_factory=dict)  # Topology.cited indexes, in order
     reasons: list[str] = field(default_factory=list)
 
+    # the shared tuples of indexes already added (``add_shared``), by id: their owner keeps
+    # them alive
+    _added: set[int] = field(default_factory=set, compare=False, repr=False)
+
     def add(self, cited: Iterable[int], reason: str) -> None:
         self.count += 1
         for index in cited:
             self.cited.setdefault(index)
         if len(self.reasons) < MAX_REASONS and reason not in self.reasons:
             self.reasons.append(reason)
+
+    def add_shared(self, cited: tuple[int, ...], reason: str) -> None:
+        """``add`` for a tuple that lives as long as the edge (the builder's): its indexes
+        are added once."""
+        if id(cited) in self._added:
+            self.count += 1
+            if len(self.reasons) < MAX_REASONS and reason not in self.reasons:
+                self.reasons.append(reason)
+            return
+        self._added.add(id(cited))
+        self.add(cited, reason)
 
 
 @dataclass
@@ -139,14 +154,16 @@ def _is_policy(src: Source) -> bool:
     return "Policy " in src.ref
 
 
-def _refusing(pair: Pair) -> Resource | None:
-    """The waypoint that refuses the binding of a pair that goes direct (EGL103, EGL104...)."""
+def _refusing(pair: Pair) -> tuple[Resource, Step] | None:
+    """The waypoint that refuses the binding of a pair that goes direct (EGL103, EGL104...),
+    and the proxy step that says so."""
     if pair.proxy_ref:
         return None
-    step = pair.step("proxy")
-    if step is None or step.outcome != "bypass":
+    step = pair.steps[2] if len(pair.steps) > 2 and pair.steps[2].kind == "proxy" else None
+    step = step or pair.step("proxy")
+    if step is None or step.refused_by is None:
         return None
-    return next((r for r in step.resources if r.kind == "Gateway"), None)
+    return step.refused_by, step
 
 
 class _Builder:
@@ -155,9 +172,15 @@ class _Builder:
         self.findings = findings
         self.topo = Topology()
         self._clients: dict[Client, str] = {}
+        self._by_id: dict[int, tuple[Client, str]] = {}  # the model's clients are few objects
         self._dests: dict[Destination, str] = {}
         self._proxies: dict[str, str] = {}
         self._cited: dict[tuple[str, str, int, str], int] = {}
+        # pairs share their steps (the model memoises them): what a step cites on the way in
+        # and out is worked out once per step, verdict and proxy (the value keeps the step
+        # alive, so that its id stays its own), and the sides of a path once per such parts
+        self._parts: dict[tuple[int, str, bool], tuple[_Part, Step]] = {}
+        self._splits: dict[tuple[object, ...], tuple[Split, tuple[Step, ...]]] = {}
 
     # ---- nodes ----------------------------------------------------------------------------
     def _node(self, node: Node) -> str:
@@ -168,6 +191,9 @@ class _Builder:
         return sorted({f for ref in refs for f in self.findings.get(ref, ())})
 
     def client(self, client: Client) -> str:
+        known = self._by_id.get(id(client))
+        if known is not None and known[0] is client:
+            return known[1]
         found = self._clients.get(client)
         if found is None:
             detail = client.capture_text
@@ -175,6 +201,7 @@ class _Builder:
             node = Node(f"c{len(self._clients)}", "client", client.service_account or "*")
             node.group, node.detail, node.findings = client.namespace, detail, self._marks(refs)
             found = self._clients[client] = self._node(node)
+        self._by_id[id(client)] = (client, found)  # keeps the client: its id stays its own
         return found
 
     def destination(self, dest: Destination) -> str:
@@ -218,30 +245,51 @@ class _Builder:
             self.topo.cited.append(Cited(src.ref, src.file, src.line, src.role, marks))
         return found
 
-    def _split(self, pair: Pair) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    def _part(self, step: Step, decides: str, proxied: bool) -> _Part:
+        key = (id(step), decides, proxied)
+        found = self._parts.get(key)
+        if found is None:
+            found = self._parts[key] = (self._part_now(step, decides, proxied), step)
+        return found[0]
+
+    def _part_now(self, step: Step, decides: str, proxied: bool) -> _Part:
+        """What one step cites, on the way in and on the way out, with its rank."""
+        ins: list[tuple[int, int]] = []
+        outs: list[tuple[int, int]] = []
+        sources = step.sources
+        if step.outcome == "pass":
+            sources = tuple(s for s in sources if _is_policy(s))
+            rank = 0 if decides == "pass" else 2
+        else:
+            rank = 0 if step.outcome == decides else 1
+        kind = step.kind
+        for src in sources:
+            out = kind not in IN_STEPS and (
+                kind != "network" or (proxied and src.kind in OUT_NETWORK_KINDS)
+            )
+            (outs if out else ins).append((rank, self._cite(src)))
+        return (tuple(ins), tuple(outs)) if ins or outs else _NOTHING
+
+    def _split(self, pair: Pair) -> Split:
         """The resources cited on the way in and on the way out. Drawn: the sources of the
         steps that deny, break or go around (those of the step that makes the verdict first),
         and the policies of the others. Each sits where it acts: capture, registration and
         proxy on the way in, TLS and authorization on the way out; a network policy on the
-        way in, but for one that cuts the proxy's own egress."""
-        ins: list[tuple[int, int]] = []
-        outs: list[tuple[int, int]] = []
+        way in, but for one that cuts the proxy's own egress (``SourceKind``)."""
         decides = DECIDES[pair.verdict]
         proxied = bool(pair.proxy_ref)
-        for step in pair.steps:
-            sources = step.sources
-            if step.outcome == "pass":
-                sources = tuple(s for s in sources if _is_policy(s))
-                rank = 0 if decides == "pass" else 2
-            else:
-                rank = 0 if step.outcome == decides else 1
-            kind = step.kind
-            for src in sources:
-                out = kind not in IN_STEPS and (
-                    kind != "network" or (proxied and src.role in OUT_NETWORK_ROLES)
-                )
-                (outs if out else ins).append((rank, self._cite(src)))
-        return _ordered(ins), _ordered(outs)
+        steps = pair.steps
+        # the first step (capture) is the client's own; the model shares the others
+        head = self._part(steps[0], decides, proxied)
+        key = (decides, proxied, id(head), *map(id, steps[1:]))
+        found = self._splits.get(key)
+        if found is None:
+            parts = [head, *(self._part(step, decides, proxied) for step in steps[1:])]
+            ins = [item for part in parts for item in part[0]]
+            outs = [item for part in parts for item in part[1]]
+            # the value keeps the steps alive, so that their ids stay theirs
+            found = self._splits[key] = ((_ordered(ins), _ordered(outs)), steps)
+        return found[0]
 
     def _edge(self, source: str, target: str, verdict: str, segment: str) -> Edge:
         key = (source, target, verdict, segment)
@@ -255,18 +303,23 @@ class _Builder:
         via = self.proxy(pair.proxy_ref, pair.proxy)
         verdict = pair.verdict
         ins, outs = self._split(pair)
-        self._edge(client, via, verdict, "in").add(ins, pair.reason)
-        self._edge(via, dest, verdict, "out").add(outs, pair.reason)
+        self._edge(client, via, verdict, "in").add_shared(ins, pair.reason)
+        self._edge(via, dest, verdict, "out").add_shared(outs, pair.reason)
         for ident in (client, via, dest):
             self.topo.nodes[ident].pairs[verdict] += 1
         self.topo.counts[verdict] += 1
         refusing = _refusing(pair)
         if refusing is not None:
-            gw = self.proxy(refusing.ref, refusing)
-            step = pair.step("proxy")
-            assert step is not None
+            waypoint, step = refusing
+            gw = self.proxy(waypoint.ref, waypoint)
             cited = [self._cite(s) for s in step.sources]
             self._edge(gw, dest, REFUSED, REFUSED).add(cited, step.summary)
+
+
+Split = tuple[tuple[int, ...], tuple[int, ...]]  # cited indexes on the way in, on the way out
+# what a step cites on the way in and on the way out: (rank, index) each
+_Part = tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]
+_NOTHING: _Part = ((), ())  # one object: steps that cite nothing share their key
 
 
 def _ordered(items: list[tuple[int, int]]) -> tuple[int, ...]:
@@ -305,4 +358,4 @@ def build(
     """The drawing of a run's view (``result.graph`` must be set)."""
     assert result.graph is not None
     model = reachability.compute(result.graph, istio_version)
-    return from_pairs(model.pairs, result.graph, _finding_marks(result), model.evidence)
+    return from_pairs(model.stream(), result.graph, _finding_marks(result), model.evidence)
