@@ -251,11 +251,21 @@ def trace(fmt: str, view: str, p: Pair) -> str:
 
 
 # ---- the posture diff ------------------------------------------------------------------------
+# How a cited source's state reads: ``added``/``dropped`` resources exist on both sides and
+# are only cited on one of them.
+_STATE_TEXT = {
+    "new": "new",
+    "added": "now cited",
+    "removed": "removed",
+    "dropped": "no longer cited",
+}
+
+
 def _cited_text(c: Cited, ref: str) -> str:
-    s = c.source
+    s, state = c.source, _STATE_TEXT[c.state]
     if c.state in ("new", "added"):
-        return f"{s.ref} ({c.state}) at {s.location}"
-    return f"{s.ref} ({c.state}; was at {s.location} in {ref})"
+        return f"{s.ref} ({state}) at {s.location}"
+    return f"{s.ref} ({state}; was at {s.location} in {ref})"
 
 
 def _shown(cited: Iterable[Cited]) -> list[Cited]:
@@ -313,10 +323,10 @@ def diff_markdown(changes: Sequence[Change], ref: str) -> str:
 
 
 def _cited_markdown(c: Cited, ref: str) -> str:
-    s = c.source
+    s, state = c.source, _STATE_TEXT[c.state]
     if c.state in ("new", "added"):
-        return f"{s.ref} ({c.state}) `{s.location}`"
-    return f"{s.ref} ({c.state}; was `{s.location}` at {ref})"
+        return f"{s.ref} ({state}) `{s.location}`"
+    return f"{s.ref} ({state}; was `{s.location}` at {ref})"
 
 
 def _step_change_json(st: Any, ref: str) -> dict[str, Any]:
