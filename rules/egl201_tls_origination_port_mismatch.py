@@ -113,16 +113,6 @@ def _tls_to_plaintext(
     )
 
 
-def _backend_tls(ctx: Context, se: Resource) -> bool:
-    return any(
-        isinstance(ref, Mapping)
-        and ref.get("kind") == "ServiceEntry"
-        and ref.get("name") == se.name
-        for pol in ctx.graph.in_namespace("BackendTLSPolicy", se.namespace)
-        for ref in (pol.spec.get("targetRefs") or [])
-    )
-
-
 def _plaintext_target(port: Mapping[str, Any]) -> int | None:
     """The TLS port an HTTP ServiceEntry port sends its plain HTTP to, if it does."""
     number = istio.port_number(port)
@@ -179,7 +169,7 @@ def _plaintext_to_tls(
     lacking = [
         (hosts, drs) for hosts, drs in rules.groups if not any(_sets_tls(dr, number) for dr in drs)
     ]
-    if not lacking or _backend_tls(ctx, se):
+    if not lacking or reach.backend_tls_policy(ctx.graph, se):
         return None
     hosts = listed(h for hs, _ in lacking for h in hs)
     shown = list(dict.fromkeys(dr for _, drs in lacking for dr in drs))

@@ -31,14 +31,14 @@ uses.
 Sources: the istio/istio files named above; istio.io "Egress gateways" (ambient).
 """
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from egresslint.lint.rule import Context, Rule, related
 from egresslint.mesh import istio, reach
-from egresslint.mesh.graph import ROOT_NAMESPACE, MeshGraph
+from egresslint.mesh.graph import ROOT_NAMESPACE, MeshGraph, exported_to
 from egresslint.mesh.selectors import fqdn, host_matches
-from egresslint.model import Finding, Path, Related, Resource, as_list, as_map, enumerate_maps
+from egresslint.model import Finding, Path, Related, Resource, as_map, enumerate_maps
 
 RULE = Rule(
     id="EGL216",
@@ -74,20 +74,10 @@ def _sets_tls(dr: Resource, number: int | None) -> bool:
     return found is not None and istio.tls_mode(found[0]) in _TLS_SET
 
 
-def _backend_tls(graph: MeshGraph, se: Resource) -> bool:
-    return any(
-        isinstance(ref, Mapping)
-        and ref.get("kind") == "ServiceEntry"
-        and ref.get("name") == se.name
-        for pol in graph.in_namespace("BackendTLSPolicy", se.namespace)
-        for ref in as_list(pol.spec.get("targetRefs"))
-    )
-
-
 def _egl201_names(graph: MeshGraph, dr: Resource, se: Resource, ns: str) -> bool:
     """EGL201 reports a port of ``se`` that sends plain HTTP to a TLS port with no origination
     the waypoint reads, and names ``dr`` as the rule that would originate it."""
-    if _backend_tls(graph, se):
+    if reach.backend_tls_policy(graph, se):
         return False
     applied = {h: graph.waypoint_destination_rules(se, h, ns) for h in graph.se_hosts(se)}
     for _, port in graph.ports(se):
@@ -127,16 +117,6 @@ def _misses(graph: MeshGraph, dr: Resource) -> list[_Miss] | None:
     return misses or None
 
 
-def _exported(dr: Resource, namespace: str) -> bool:
-    export = [e for e in as_list(dr.spec.get("exportTo")) if isinstance(e, str)]
-    return (
-        not export
-        or "*" in export
-        or namespace in export
-        or ("." in export and dr.namespace == namespace)
-    )
-
-
 def _reason(dr: Resource, miss: _Miss) -> tuple[Path, str, str]:
     """The field to change, why the waypoint skips the rule, and the fix."""
     wp = miss.waypoint_ns
@@ -150,7 +130,7 @@ def _reason(dr: Resource, miss: _Miss) -> tuple[Path, str, str]:
             f"{dr.namespace}",
             f"Move the rule into namespace {wp}.",
         )
-    if dr.namespace != wp and not _exported(dr, wp):
+    if dr.namespace != wp and not exported_to(dr, wp):
         return (
             ("spec", "exportTo"),
             f"its exportTo does not include the waypoint's namespace {wp}",

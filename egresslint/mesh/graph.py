@@ -110,7 +110,9 @@ def _most_specific(drs: list[Resource], service: str) -> list[Resource]:
     return [dr for dr in drs if len(_dr_host(dr)) == longest]
 
 
-def _exported_to(dr: Resource, namespace: str) -> bool:
+def exported_to(dr: Resource, namespace: str) -> bool:
+    """``dr`` is visible to ``namespace`` by its ``exportTo`` (unset or ``*``: everywhere; ``.``:
+    its own namespace)."""
     export = [e for e in as_list(dr.spec.get("exportTo")) if isinstance(e, str)]
     return (
         not export
@@ -474,7 +476,7 @@ class MeshGraph:
         for ns, exported in ((proxy_ns, False), (se.namespace, True), (ROOT_NAMESPACE, True)):
             found = [dr for dr in candidates if dr.namespace == ns]
             if exported:
-                found = [dr for dr in found if _exported_to(dr, proxy_ns)]
+                found = [dr for dr in found if exported_to(dr, proxy_ns)]
             if found:
                 return _most_specific(found, name)
         return []

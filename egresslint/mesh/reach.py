@@ -8,7 +8,7 @@ AuthorizationPolicy values (exact, ``prefix*``, ``*suffix``, ``*``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from ..model import Path, Resource, as_list, listed
 from . import istio
@@ -203,3 +203,15 @@ def host_name_problem(host: str) -> str | None:
 def is_dns_label(name: str) -> bool:
     """Istio's ``labels.IsDNS1123Label`` (letters of either case, digits, inner dashes)."""
     return len(name) <= 63 and bool(_DNS_LABEL.fullmatch(name))
+
+
+def backend_tls_policy(graph: MeshGraph, se: Resource) -> bool:
+    """A BackendTLSPolicy in the ServiceEntry's namespace targets it by name (the waypoint then
+    originates TLS from the policy, whatever a DestinationRule says)."""
+    return any(
+        isinstance(ref, Mapping)
+        and ref.get("kind") == "ServiceEntry"
+        and ref.get("name") == se.name
+        for pol in graph.in_namespace("BackendTLSPolicy", se.namespace)
+        for ref in as_list(pol.spec.get("targetRefs"))
+    )

@@ -405,16 +405,6 @@ def _rules_at(
     return None
 
 
-def _backend_tls(graph: MeshGraph, se: Resource) -> bool:
-    return any(
-        isinstance(ref, Mapping)
-        and ref.get("kind") == "ServiceEntry"
-        and ref.get("name") == se.name
-        for pol in graph.in_namespace("BackendTLSPolicy", se.namespace)
-        for ref in as_list(pol.spec.get("targetRefs"))
-    )
-
-
 def _where(hop: Hop) -> str:
     return "the waypoint" if hop.kind in ("waypoint", "outside") else "the sidecar"
 
@@ -463,7 +453,7 @@ def _plaintext_to_tls(
     number, target = istio.port_number(port), port.get("targetPort")
     if not istio.is_http(port) or not isinstance(target, int) or isinstance(target, bool):
         return None
-    if target not in istio.TLS_PORTS or target == number or _backend_tls(graph, se):
+    if target not in istio.TLS_PORTS or target == number or reach.backend_tls_policy(graph, se):
         return None
     for dr in rules or []:
         found = istio.tls_for_port(dr, number)
