@@ -23,7 +23,9 @@ egress follows the sidecar's configuration, which this linter does not model.
 injection, label the namespace `istio.io/dataplane-mode: ambient`), or remove it from the
 policy and control its egress another way.
 
-Sources: `cni/pkg/util/enablement_selector.go` (hostNetwork and sidecar pods never enrolled);
+Sources: `cni/pkg/util/enablement_selector.go` `Matches` (a pod with a sidecar is never
+enrolled), 1.30.3; hostNetwork pods get no CNI call from the kubelet (Kubernetes), and istiod
+marks them `HOST_NETWORK` (`pilot/pkg/serviceregistry/ambient/workloads.go`, 1.30.3);
 istio-cni `ambient.enablementSelectors`; istio.io "Add workloads to the mesh".
 """
 

@@ -12,8 +12,8 @@ the second endpoint.
 **How to fix.** Use `resolution: DNS` (which uses every endpoint and resolves each), or keep a
 single endpoint.
 
-Sources: service_entry.proto (XValidation "There must only be one endpoint for resolution
-mode DNS_ROUND_ROBIN"); istio `validation.go`.
+Sources: istio/istio `pkg/config/validation/validation.go` (ValidateServiceEntry: "there must
+only be 0 or 1 endpoint for resolution mode DNS_ROUND_ROBIN"), 1.30.3.
 """
 
 from collections.abc import Iterator
