@@ -13,6 +13,7 @@ from .lint import baseline, config, context, diff, engine
 from .lint.registry import all_rules, find
 from .lint.rule import TAGS
 from .mesh.graph import MODES
+from .mesh.reachtypes import VERDICTS
 from .parse import cachedir
 from .report import istioctl, outputs, ruledocs, sarifpaths
 from .report.formats import DRAWINGS, draw, render
@@ -721,7 +722,7 @@ Exit codes:
 @click.option(
     "--verdict",
     multiple=True,
-    type=click.Choice(["controlled", "denied", "bypass", "unreachable"]),
+    type=click.Choice(VERDICTS),
     help="Only pairs with this verdict. Repeatable.",
 )
 @click.option(
